@@ -1,0 +1,68 @@
+"""Training for the diffusion side: EMA, bf16 AMP, DDP under ``torchrun``, atomic checkpoints,
+exact resume, ``metrics.jsonl``.
+
+Public API
+----------
+::
+
+    from koopkit_diffusion.trainer import (
+        TrainerConfig, Trainer, TrainResult, train, load_run, RunState, TensorDictDataset,
+    )
+
+    cfg = TrainerConfig(
+        steps=10_000, batch_size=128,            # batch_size is GLOBAL (split over DDP ranks)
+        lr=3e-4, betas=(0.9, 0.999), weight_decay=0.0, lr_warmup_steps=0,
+        disc_lr=None, disc_betas=(0.0, 0.99),    # discriminator Adam (disc_lr None -> lr)
+        grad_clip=1.0,                           # None: no clipping (norm still checked)
+        ema_decay=0.9999, ema_warmup=False,
+        max_consecutive_bad_steps=100,           # NaN/Inf guard: skip, count, abort after this many in a row
+        amp="none",                              # "none" | "bf16" (bf16 autocast on CUDA only)
+        compile=False, channels_last=False, num_workers=0, seed=0,
+        log_every=100, checkpoint_every=1000, keep_last=3, sample_every=0,  # 0 disables sampling
+        tensorboard=False, progress=True, device="auto",                    # "auto" | "cpu" | "cuda"
+        find_unused_parameters=False,
+    )
+    TrainerConfig.from_dict(d)  # unknown keys / bad values -> ValueError; cfg.to_dict() -> JSON-able
+
+    trainer = Trainer(model, dataset, cfg, run_dir,
+                      on_sample=None,     # callable(model_ema, step, run_dir) on rank 0
+                      metadata=None,      # JSON-able dict stored in config.json["metadata"]
+                      resume=False)       # False | True (latest in run_dir) | "auto" | checkpoint path
+    result = trainer.train(stop_at=None)  # stop_at: stop (with a checkpoint) at this global step
+    trainer.close()                       # or `with Trainer(...) as trainer:`
+    result = train(model, dataset, cfg, run_dir, on_sample=None, metadata=None, resume=False)
+
+    result.model, result.ema              # trained nn.Module and its EMA copy (nn.Module)
+    result.history                        # list of metrics.jsonl records (dicts)
+    result.step, result.bad_steps, result.run_dir, result.checkpoint
+
+    state = load_run(run_dir, model=None, checkpoint="latest", map_location="cpu")
+    state.config (TrainerConfig), state.metadata (dict), state.step, state.model_state,
+    state.ema_state, state.checkpoint (Path); if `model` is given its weights are replaced in
+    place by the EMA weights and returned as state.model.
+
+Model protocol
+--------------
+``model.losses(batch: dict[str, Tensor]) -> dict[str, Tensor]`` with a scalar ``"total"``
+(backpropagated; every entry is logged). If ``getattr(model, "discriminator", None)`` is an
+``nn.Module``, its parameters get their own Adam optimizer and, after each generator step,
+``model.discriminator_loss(batch)`` (a scalar tensor, or a dict with ``"total"``) is
+backpropagated and stepped; the generator optimizer holds every other parameter.
+
+Datasets
+--------
+Any map-style dataset of dicts (``{"noise", "sample", optional "label"}``). If the dataset has
+``get_batch(indices) -> dict`` it is called once per batch with a sorted index array (fast path
+for memory-mapped pair sets and in-memory tensors, see :class:`TensorDictDataset`); otherwise
+items are read one by one and collated.
+
+Run directory
+-------------
+::
+
+    run_dir/config.json                  {"trainer": TrainerConfig fields, "metadata": ..., "world_size"}
+    run_dir/metrics.jsonl                one JSON record per log step
+    run_dir/checkpoints/ckpt-00001000.pt  (keep-last-K) and checkpoints/latest (name of the newest)
+    run_dir/tensorboard/                 when tensorboard=True
+    run_dir/...                          whatever on_sample writes (e.g. samples/*.png)
+"""
