@@ -1,0 +1,178 @@
+"""Minimal array backend so the linear methods run on numpy arrays and torch tensors alike.
+
+numpy in -> numpy out, torch in -> torch out on the same device. torch is only imported when a
+tensor is actually passed, so ``import koopkit`` never imports it.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+
+def is_torch(x: Any) -> bool:
+    """True if ``x`` is a torch tensor (checked without importing torch)."""
+    return type(x).__module__.split(".")[0] == "torch" and hasattr(x, "device")
+
+
+class NumpyOps:
+    """Linear-algebra operations on numpy arrays."""
+
+    name = "numpy"
+
+    def __init__(self, real_dtype=np.float64):
+        self.real_dtype = np.dtype(real_dtype)
+        self.complex_dtype = np.result_type(self.real_dtype, np.complex64)
+        self.eps = float(np.finfo(self.real_dtype).eps)
+
+    def asarray(self, x):
+        return np.asarray(x, dtype=self.real_dtype)
+
+    def ascomplex(self, x):
+        return np.asarray(x, dtype=self.complex_dtype)
+
+    def from_numpy(self, x):
+        return np.asarray(x)
+
+    def to_numpy(self, x):
+        return np.asarray(x)
+
+    def all_finite(self, x) -> bool:
+        return bool(np.isfinite(x).all())
+
+    def svd(self, x):
+        return np.linalg.svd(x, full_matrices=False)
+
+    def eigh(self, x):
+        return np.linalg.eigh(x)
+
+    def eig(self, x):
+        return np.linalg.eig(x)
+
+    def qr(self, x):
+        return np.linalg.qr(x)[0]
+
+    def solve(self, a, b):
+        return np.linalg.solve(a, b)
+
+    def lstsq(self, a, b):
+        return np.linalg.lstsq(a, b, rcond=None)[0]
+
+    def normal(self, shape, seed: int):
+        return np.random.default_rng(seed).standard_normal(shape).astype(self.real_dtype)
+
+    def eye(self, n):
+        return np.eye(n, dtype=self.real_dtype)
+
+    def zeros(self, shape, complex_: bool = False):
+        return np.zeros(shape, dtype=self.complex_dtype if complex_ else self.real_dtype)
+
+    def concat(self, xs, axis=0):
+        return np.concatenate(xs, axis=axis)
+
+    def real(self, x):
+        return np.real(x)
+
+    def flip(self, x, axis: int):
+        return np.flip(x, axis=axis)
+
+    def sqrt_nonneg(self, x):
+        return np.sqrt(np.clip(x, 0, None))
+
+
+class TorchOps:
+    """The same operations on torch tensors (torch.linalg, so they run on the tensor's device)."""
+
+    name = "torch"
+
+    def __init__(self, like):
+        import torch
+
+        self.torch = torch
+        self.device = like.device
+        self.real_dtype = (
+            torch.float32
+            if like.dtype in (torch.float32, torch.float16, torch.bfloat16)
+            else torch.float64
+        )
+        self.complex_dtype = (
+            torch.complex64 if self.real_dtype == torch.float32 else torch.complex128
+        )
+        self.eps = float(torch.finfo(self.real_dtype).eps)
+
+    def asarray(self, x):
+        torch = self.torch
+        if is_torch(x):
+            return x.detach().to(device=self.device, dtype=self.real_dtype)
+        return torch.as_tensor(np.asarray(x), dtype=self.real_dtype, device=self.device)
+
+    def ascomplex(self, x):
+        torch = self.torch
+        if is_torch(x):
+            return x.detach().to(device=self.device, dtype=self.complex_dtype)
+        return torch.as_tensor(np.asarray(x), device=self.device).to(self.complex_dtype)
+
+    def from_numpy(self, x):
+        return self.torch.as_tensor(np.asarray(x), device=self.device)
+
+    def to_numpy(self, x):
+        return x.detach().cpu().numpy() if is_torch(x) else np.asarray(x)
+
+    def all_finite(self, x) -> bool:
+        return bool(self.torch.isfinite(x).all())
+
+    def svd(self, x):
+        return self.torch.linalg.svd(x, full_matrices=False)
+
+    def eigh(self, x):
+        return self.torch.linalg.eigh(x)
+
+    def eig(self, x):
+        return self.torch.linalg.eig(x)
+
+    def qr(self, x):
+        return self.torch.linalg.qr(x)[0]
+
+    def solve(self, a, b):
+        return self.torch.linalg.solve(a, b)
+
+    def lstsq(self, a, b):
+        # torch's CUDA lstsq only handles full-rank tall systems; the pseudo-inverse is general.
+        return self.torch.linalg.pinv(a) @ b
+
+    def normal(self, shape, seed: int):
+        gen = self.torch.Generator(device=self.device)
+        gen.manual_seed(int(seed))
+        return self.torch.randn(shape, generator=gen, device=self.device, dtype=self.real_dtype)
+
+    def eye(self, n):
+        return self.torch.eye(n, dtype=self.real_dtype, device=self.device)
+
+    def zeros(self, shape, complex_: bool = False):
+        dtype = self.complex_dtype if complex_ else self.real_dtype
+        return self.torch.zeros(shape, dtype=dtype, device=self.device)
+
+    def concat(self, xs, axis=0):
+        return self.torch.cat(list(xs), dim=axis)
+
+    def real(self, x):
+        return x.real if x.is_complex() else x
+
+    def flip(self, x, axis: int):
+        return self.torch.flip(x, dims=(axis,))
+
+    def sqrt_nonneg(self, x):
+        return self.torch.sqrt(self.torch.clamp(x, min=0))
+
+
+def ops_for(x) -> NumpyOps | TorchOps:
+    """Backend for ``x``: float32 input computes in float32, everything else in float64."""
+    if is_torch(x):
+        return TorchOps(x)
+    dtype = getattr(x, "dtype", None)
+    if dtype is None and isinstance(x, (list, tuple)) and x and hasattr(x[0], "dtype"):
+        dtype = x[0].dtype
+    if dtype is not None and np.dtype(dtype) in (np.float32, np.float16):
+        return NumpyOps(np.float32)
+    return NumpyOps(np.float64)
