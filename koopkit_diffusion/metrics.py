@@ -1,19 +1,40 @@
 """Sample-quality metrics.
 
-Distances between two sets of samples of a low-dimensional distribution (the 2-D toy data):
-sliced Wasserstein, mean marginal Wasserstein-1, RBF maximum mean discrepancy and energy
-distance. All accept numpy arrays or torch tensors of shape ``(n_samples, n_features)`` and
-compute in float64 on the CPU.
+- Distances between two sets of samples of a low-dimensional distribution (the 2-D toy data):
+  sliced Wasserstein, mean marginal Wasserstein-1, RBF maximum mean discrepancy and energy
+  distance.
+- Feature-space metrics: the Fréchet distance between Gaussian fits of two feature sets (the
+  quantity behind FID and classifier-FID), streaming feature statistics (:class:`FeatureStats`),
+  reference statistics on disk (:func:`save_stats`, :func:`load_stats`) and k-NN precision and
+  recall (:func:`precision_recall`).
+
+The feature extractors live in :mod:`koopkit_diffusion.inception` (Inception-v3 FID) and
+:mod:`koopkit_diffusion.classifier` (classifier-FID for digits). All functions here accept numpy
+arrays or torch tensors of shape ``(n_samples, n_features)`` and compute in float64 on the CPU.
 """
 
 from __future__ import annotations
 
+import os
+import tempfile
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
 
-__all__ = ["sliced_wasserstein", "marginal_w1", "mmd_rbf", "energy_distance", "wasserstein_1d"]
+__all__ = [
+    "FeatureStats",
+    "energy_distance",
+    "frechet_distance",
+    "load_stats",
+    "marginal_w1",
+    "mmd_rbf",
+    "precision_recall",
+    "save_stats",
+    "sliced_wasserstein",
+    "wasserstein_1d",
+]
 
 
 def _as_2d_float64(x: Any, name: str) -> np.ndarray:
@@ -191,3 +212,303 @@ def energy_distance(x: Any, y: Any, max_samples: int | None = 5000, seed: int = 
     exx = _mean_pairwise(x, x, np.sqrt)
     eyy = _mean_pairwise(y, y, np.sqrt)
     return float(2.0 * exy - exx - eyy)
+
+
+# --------------------------------------------------------------------------- Fréchet distance
+
+
+def _sqrtm_psd(a: np.ndarray) -> np.ndarray:
+    """Symmetric square root of a symmetric positive semi-definite matrix (eigh, clipped at 0)."""
+    w, v = np.linalg.eigh(0.5 * (a + a.T))
+    return (v * np.sqrt(np.clip(w, 0.0, None))) @ v.T
+
+
+def _check_gaussian(mu: Any, sigma: Any, name: str) -> tuple[np.ndarray, np.ndarray]:
+    if isinstance(mu, torch.Tensor):
+        mu = mu.detach().cpu().numpy()
+    if isinstance(sigma, torch.Tensor):
+        sigma = sigma.detach().cpu().numpy()
+    mu = np.atleast_1d(np.asarray(mu, dtype=np.float64))
+    sigma = np.atleast_2d(np.asarray(sigma, dtype=np.float64))
+    if mu.ndim != 1 or sigma.shape != (mu.shape[0], mu.shape[0]):
+        raise ValueError(
+            f"{name}: expected mu of shape (d,) and sigma of shape (d, d), "
+            f"got {mu.shape} and {sigma.shape}"
+        )
+    if not (np.all(np.isfinite(mu)) and np.all(np.isfinite(sigma))):
+        raise ValueError(f"{name}: mu and sigma must be finite")
+    return mu, sigma
+
+
+def frechet_distance(mu1: Any, sigma1: Any, mu2: Any, sigma2: Any) -> float:
+    """Fréchet (2-Wasserstein) distance between two Gaussians, squared.
+
+    ``d² = ‖μ₁ − μ₂‖² + tr Σ₁ + tr Σ₂ − 2 tr (Σ₁^{1/2} Σ₂ Σ₁^{1/2})^{1/2}``
+    (Dowson & Landau 1982; the FID of Heusel et al. 2017, Eq. 6). The trace term equals
+    ``tr (Σ₁Σ₂)^{1/2}`` but is computed from symmetric eigendecompositions only, so it is real by
+    construction (no complex residue from ``scipy.linalg.sqrtm``) and stable for
+    rank-deficient covariances: negative round-off eigenvalues are clipped to zero.
+
+    Parameters
+    ----------
+    mu1, mu2 : array-like of shape (d,)
+        Means.
+    sigma1, sigma2 : array-like of shape (d, d)
+        Covariances (symmetric positive semi-definite).
+
+    Returns
+    -------
+    float
+        The squared distance (the number reported as "FID"); never negative.
+    """
+    mu1, sigma1 = _check_gaussian(mu1, sigma1, "first Gaussian")
+    mu2, sigma2 = _check_gaussian(mu2, sigma2, "second Gaussian")
+    if mu1.shape != mu2.shape:
+        raise ValueError(f"the two Gaussians differ in dimension: {mu1.shape[0]} vs {mu2.shape[0]}")
+    root1 = _sqrtm_psd(sigma1)
+    middle = root1 @ (0.5 * (sigma2 + sigma2.T)) @ root1
+    eig = np.linalg.eigvalsh(0.5 * (middle + middle.T))
+    trace_sqrt = float(np.sum(np.sqrt(np.clip(eig, 0.0, None))))
+    diff = mu1 - mu2
+    value = float(diff @ diff + np.trace(sigma1) + np.trace(sigma2) - 2.0 * trace_sqrt)
+    return max(value, 0.0)
+
+
+class FeatureStats:
+    """Streaming mean and covariance of feature vectors, in float64.
+
+    Batches are folded in with the pairwise update of Chan, Golub & LeVeque (1979), so the
+    result equals the full-batch statistics whatever the batch split, and two accumulators over
+    disjoint data merge exactly (:meth:`merge`), e.g. across processes.
+
+    Parameters
+    ----------
+    n_features : int, optional
+        Feature dimension; inferred from the first batch when omitted.
+
+    Attributes
+    ----------
+    count : int
+        Number of vectors seen.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> x = np.random.default_rng(0).standard_normal((100, 3))
+    >>> stats = FeatureStats().update(x[:30]).update(x[30:])
+    >>> bool(np.allclose(stats.covariance, np.cov(x, rowvar=False)))
+    True
+    """
+
+    def __init__(self, n_features: int | None = None) -> None:
+        if n_features is not None and n_features < 1:
+            raise ValueError(f"n_features must be a positive integer, got {n_features}")
+        self.n_features = n_features
+        self.count = 0
+        self._mean = None if n_features is None else np.zeros(n_features)
+        self._m2 = None if n_features is None else np.zeros((n_features, n_features))
+
+    def _fold(self, count: int, mean: np.ndarray, m2: np.ndarray) -> None:
+        if self.count == 0:
+            self.n_features = mean.shape[0]
+            self.count, self._mean, self._m2 = count, mean.copy(), m2.copy()
+            return
+        if mean.shape[0] != self.n_features:
+            raise ValueError(f"expected {self.n_features} features, got {mean.shape[0]}")
+        total = self.count + count
+        delta = mean - self._mean
+        self._mean = self._mean + delta * (count / total)
+        self._m2 = self._m2 + m2 + np.outer(delta, delta) * (self.count * count / total)
+        self.count = total
+
+    def update(self, features: Any) -> FeatureStats:
+        """Fold in a batch.
+
+        Parameters
+        ----------
+        features : array-like of shape (batch, n_features)
+            numpy array or torch tensor (any device, any float dtype).
+
+        Returns
+        -------
+        FeatureStats
+            ``self``, for chaining.
+        """
+        x = _as_2d_float64(features, "features")
+        mean = x.mean(axis=0)
+        centred = x - mean
+        self._fold(x.shape[0], mean, centred.T @ centred)
+        return self
+
+    def merge(self, other: FeatureStats) -> FeatureStats:
+        """Fold in another accumulator (over disjoint data); returns ``self``."""
+        if not isinstance(other, FeatureStats):
+            raise ValueError(f"can only merge a FeatureStats, got {type(other).__name__}")
+        if other.count:
+            self._fold(other.count, other._mean, other._m2)
+        return self
+
+    @property
+    def mean(self) -> np.ndarray:
+        """ndarray of shape (n_features,): the mean ``μ``."""
+        if self.count == 0:
+            raise ValueError("FeatureStats is empty: call update() with at least one batch")
+        return self._mean.copy()
+
+    @property
+    def covariance(self) -> np.ndarray:
+        """ndarray of shape (n_features, n_features): covariance, ``ddof=1`` as ``np.cov``."""
+        if self.count < 2:
+            raise ValueError(f"the covariance needs at least 2 vectors, got {self.count}")
+        return self._m2 / (self.count - 1)
+
+    def save(self, path: str | os.PathLike) -> None:
+        """Write ``mu``, ``sigma`` and ``count`` to an ``.npz`` file (see :func:`save_stats`)."""
+        save_stats(path, self.mean, self.covariance, count=self.count)
+
+
+def save_stats(path: str | os.PathLike, mu: Any, sigma: Any, count: int | None = None) -> Path:
+    """Write reference statistics to ``path`` as ``.npz`` with keys ``mu`` and ``sigma``.
+
+    The layout is the one FID reference files use (pytorch-fid, EDM's ``fid.py ref``), so the
+    files interchange with them. The write is atomic (temporary file, then ``os.replace``).
+
+    Parameters
+    ----------
+    path : path-like
+        Destination; written exactly there (no suffix is added).
+    mu : array-like of shape (d,)
+    sigma : array-like of shape (d, d)
+    count : int, optional
+        Number of feature vectors behind the statistics, stored as ``count``.
+
+    Returns
+    -------
+    pathlib.Path
+    """
+    mu, sigma = _check_gaussian(mu, sigma, "statistics")
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    arrays = {"mu": mu, "sigma": sigma}
+    if count is not None:
+        arrays["count"] = np.asarray(int(count))
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            np.savez(f, **arrays)
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+    return path
+
+
+def load_stats(path: str | os.PathLike) -> tuple[np.ndarray, np.ndarray]:
+    """Read ``(mu, sigma)`` from an ``.npz`` written by :func:`save_stats` or by other FID tools.
+
+    Parameters
+    ----------
+    path : path-like
+
+    Returns
+    -------
+    mu : ndarray of shape (d,)
+    sigma : ndarray of shape (d, d)
+
+    Raises
+    ------
+    FileNotFoundError
+        If ``path`` does not exist.
+    ValueError
+        If the file lacks ``mu`` or ``sigma`` or their shapes disagree.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"reference statistics not found: {path} (expected an .npz file)")
+    with np.load(path, allow_pickle=False) as data:
+        missing = {"mu", "sigma"} - set(data.files)
+        if missing:
+            raise ValueError(
+                f"{path} must contain arrays 'mu' and 'sigma'; missing {sorted(missing)} "
+                f"(found {data.files})"
+            )
+        return _check_gaussian(data["mu"], data["sigma"], str(path))
+
+
+# ------------------------------------------------------------------- k-NN precision and recall
+
+
+def _kth_neighbour_radii(x: np.ndarray, k: int, block: int) -> np.ndarray:
+    """Distance from each row of ``x`` to its ``k``-th nearest other row."""
+    sq = np.sum(x * x, axis=1)
+    radii = np.empty(x.shape[0])
+    for start in range(0, x.shape[0], block):
+        xb = x[start : start + block]
+        d2 = np.maximum(sq[start : start + block, None] + sq[None, :] - 2.0 * xb @ x.T, 0.0)
+        # Column k of the sorted row: column 0 is the point itself (distance 0).
+        radii[start : start + block] = np.sqrt(np.partition(d2, k, axis=1)[:, k])
+    return radii
+
+
+def _coverage(queries: np.ndarray, centres: np.ndarray, radii: np.ndarray, block: int) -> float:
+    """Fraction of ``queries`` inside at least one ball ``B(centre_j, radius_j)``."""
+    c_sq = np.sum(centres * centres, axis=1)
+    r2 = radii**2
+    inside = 0
+    for start in range(0, queries.shape[0], block):
+        qb = queries[start : start + block]
+        d2 = np.sum(qb * qb, axis=1)[:, None] + c_sq[None, :] - 2.0 * qb @ centres.T
+        # A small tolerance keeps exact duplicates (distance 0 up to round-off) inside.
+        tol = 1e-9 * (1.0 + r2[None, :])
+        inside += int(np.sum(np.any(d2 <= r2[None, :] + tol, axis=1)))
+    return inside / queries.shape[0]
+
+
+def precision_recall(
+    real: Any,
+    fake: Any,
+    k: int = 3,
+    max_samples: int | None = 10000,
+    seed: int = 0,
+    block: int = 1024,
+) -> dict[str, float]:
+    """Improved precision and recall by k-nearest-neighbour manifolds (Kynkäänniemi et al. 2019).
+
+    Each set's manifold is the union of balls around its points whose radius is the distance to
+    the ``k``-th nearest neighbour within the set (Eq. 1–2 of the paper). *Precision* is the
+    fraction of ``fake`` points inside the manifold of ``real`` (sample quality); *recall* is the
+    fraction of ``real`` points inside the manifold of ``fake`` (coverage).
+
+    Parameters
+    ----------
+    real : array-like of shape (n_real, d)
+        Reference features (e.g. Inception or classifier features of data).
+    fake : array-like of shape (n_fake, d)
+        Features of generated samples.
+    k : int, default 3
+        Neighbourhood size (the paper's default).
+    max_samples : int or None, default 10000
+        Each set is subsampled (without replacement, with ``seed``) to at most this many rows;
+        the cost is quadratic. ``None`` keeps all rows.
+    seed : int, default 0
+    block : int, default 1024
+        Rows per block of the pairwise-distance computation (bounds memory).
+
+    Returns
+    -------
+    dict
+        ``{"precision": float, "recall": float}``, both in ``[0, 1]``.
+    """
+    real, fake = _pair(real, fake)
+    if k < 1:
+        raise ValueError(f"k must be a positive integer, got {k}")
+    rng = np.random.default_rng(seed)
+    real, fake = _subsample(real, max_samples, rng), _subsample(fake, max_samples, rng)
+    if min(real.shape[0], fake.shape[0]) <= k:
+        raise ValueError(
+            f"both sets need more than k={k} samples, got {real.shape[0]} and {fake.shape[0]}"
+        )
+    precision = _coverage(fake, real, _kth_neighbour_radii(real, k, block), block)
+    recall = _coverage(real, fake, _kth_neighbour_radii(fake, k, block), block)
+    return {"precision": precision, "recall": recall}
