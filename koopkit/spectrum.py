@@ -1,0 +1,161 @@
+"""The :class:`Spectrum` record: eigenvalues, modes and amplitudes of a linear model.
+
+Eigenvalues are **discrete-time** (per step) everywhere in koopkit. Continuous-time values
+need an explicit step ``dt``: ``omega = log(lambda) / dt`` (principal logarithm), whose real part
+is the growth rate (1 / time unit) and whose imaginary part over ``2 pi`` is the frequency
+(cycles / time unit).
+
+Ordering: by modulus, largest first, then by the absolute value of the phase, smallest first;
+within a conjugate pair the member with positive imaginary part comes first, so pairs stay
+adjacent (:func:`sort_eigenvalues`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+__all__ = [
+    "Spectrum",
+    "sort_eigenvalues",
+    "continuous_eigenvalues",
+    "frequencies",
+    "growth_rates",
+]
+
+
+def sort_eigenvalues(eigenvalues) -> np.ndarray:
+    """Indices ordering eigenvalues by modulus (descending) then phase, pairs kept together.
+
+    Parameters
+    ----------
+    eigenvalues : array-like of shape (r,), complex
+
+    Returns
+    -------
+    ndarray of shape (r,), int
+        Permutation: modulus descending, then ``|arg|`` ascending, then positive imaginary
+        part first. Moduli are compared to 12 significant digits so the two members of a
+        conjugate pair (equal modulus up to round-off) are never separated.
+    """
+    ev = np.asarray(eigenvalues, dtype=complex)
+    modulus = np.abs(ev)
+    scale = float(modulus.max()) if modulus.size and modulus.max() > 0 else 1.0
+    modulus_key = np.round(modulus / scale, 12)
+    phase_key = np.round(np.abs(np.angle(ev)), 12)
+    sign_key = -np.sign(ev.imag)
+    # Repeated pairs interleave as (z, conj z, z, conj z): number equal keys by occurrence.
+    occurrence = np.zeros(ev.shape[0], dtype=int)
+    seen: dict[tuple[float, float, float], int] = {}
+    for i, key in enumerate(zip(modulus_key, phase_key, sign_key, strict=True)):
+        occurrence[i] = seen.get(key, 0)
+        seen[key] = occurrence[i] + 1
+    # lexsort: last key is primary.
+    return np.lexsort((sign_key, occurrence, phase_key, -modulus_key))
+
+
+def _check_dt(dt) -> float:
+    if dt is None:
+        raise ValueError(
+            "continuous-time quantities need a time step: pass dt (a positive float), "
+            "or build the Spectrum with dt"
+        )
+    dt = float(dt)
+    if not np.isfinite(dt) or dt <= 0:
+        raise ValueError(f"dt must be a positive finite number, got {dt}")
+    return dt
+
+
+def continuous_eigenvalues(eigenvalues, dt: float) -> np.ndarray:
+    """Continuous-time eigenvalues ``log(lambda) / dt`` (principal branch), shape ``(r,)``."""
+    dt = _check_dt(dt)
+    with np.errstate(divide="ignore"):
+        return np.log(np.asarray(eigenvalues, dtype=complex)) / dt
+
+
+def frequencies(eigenvalues, dt: float) -> np.ndarray:
+    """Frequencies ``Im(log lambda) / (2 pi dt)`` in cycles per time unit, shape ``(r,)``."""
+    return continuous_eigenvalues(eigenvalues, dt).imag / (2.0 * np.pi)
+
+
+def growth_rates(eigenvalues, dt: float) -> np.ndarray:
+    """Growth rates ``Re(log lambda) / dt = log|lambda| / dt`` per time unit, shape ``(r,)``."""
+    return continuous_eigenvalues(eigenvalues, dt).real
+
+
+@dataclass(frozen=True)
+class Spectrum:
+    """Spectral summary of a fitted linear model (always numpy).
+
+    Parameters
+    ----------
+    eigenvalues : ndarray of shape (r,), complex
+        Discrete-time eigenvalues (per step).
+    modes : ndarray of shape (n_features, r), complex, optional
+        Mode ``j`` is column ``j`` (PyDMD's layout).
+    amplitudes : ndarray of shape (r,), complex, optional
+        Mode amplitudes of the initial state.
+    dt : float, optional
+        Time step between snapshots; needed for continuous-time quantities.
+    """
+
+    eigenvalues: np.ndarray
+    modes: np.ndarray | None = None
+    amplitudes: np.ndarray | None = None
+    dt: float | None = None
+
+    def __post_init__(self):
+        ev = np.asarray(self.eigenvalues, dtype=complex).reshape(-1)
+        object.__setattr__(self, "eigenvalues", ev)
+        r = ev.shape[0]
+        if self.modes is not None:
+            modes = np.asarray(self.modes)
+            if modes.ndim != 2 or modes.shape[1] != r:
+                raise ValueError(f"modes must have shape (n_features, {r}), got {modes.shape}")
+            object.__setattr__(self, "modes", modes)
+        if self.amplitudes is not None:
+            amps = np.asarray(self.amplitudes, dtype=complex).reshape(-1)
+            if amps.shape[0] != r:
+                raise ValueError(f"amplitudes must have shape ({r},), got {amps.shape}")
+            object.__setattr__(self, "amplitudes", amps)
+        if self.dt is not None:
+            object.__setattr__(self, "dt", _check_dt(self.dt))
+
+    def __len__(self) -> int:
+        return self.eigenvalues.shape[0]
+
+    @property
+    def continuous_eigenvalues(self) -> np.ndarray:
+        """``log(lambda) / dt``, shape ``(r,)``; needs ``dt``."""
+        return continuous_eigenvalues(self.eigenvalues, self.dt)
+
+    @property
+    def frequencies(self) -> np.ndarray:
+        """Frequencies in cycles per time unit, shape ``(r,)``; needs ``dt``."""
+        return frequencies(self.eigenvalues, self.dt)
+
+    @property
+    def growth_rates(self) -> np.ndarray:
+        """Growth rates ``log|lambda| / dt``, shape ``(r,)``; needs ``dt``."""
+        return growth_rates(self.eigenvalues, self.dt)
+
+    @property
+    def periods(self) -> np.ndarray:
+        """Periods ``1 / |frequency|`` (inf for real eigenvalues), shape ``(r,)``; needs ``dt``."""
+        with np.errstate(divide="ignore"):
+            return 1.0 / np.abs(self.frequencies)
+
+    def sorted(self) -> Spectrum:
+        """Copy ordered as :func:`sort_eigenvalues` (modulus, then phase, pairs together)."""
+        order = sort_eigenvalues(self.eigenvalues)
+        return Spectrum(
+            eigenvalues=self.eigenvalues[order],
+            modes=None if self.modes is None else self.modes[:, order],
+            amplitudes=None if self.amplitudes is None else self.amplitudes[order],
+            dt=self.dt,
+        )
+
+    def with_dt(self, dt: float) -> Spectrum:
+        """Copy with the time step set to ``dt``."""
+        return Spectrum(self.eigenvalues, self.modes, self.amplitudes, dt)

@@ -1,0 +1,57 @@
+"""Spectrum record: ordering keeps conjugate pairs together; continuous-time conversions."""
+
+import numpy as np
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from koopkit.spectrum import Spectrum, sort_eigenvalues
+
+moduli = st.floats(min_value=0.05, max_value=2.0)
+phases = st.floats(min_value=0.01, max_value=3.1)
+
+
+@given(st.lists(st.tuples(moduli, phases), min_size=1, max_size=6), st.randoms())
+def test_sorting_keeps_conjugate_pairs_adjacent(pairs, rnd):
+    ev = []
+    for r, phi in pairs:
+        z = r * np.exp(1j * phi)
+        ev += [z, np.conj(z)]
+    rnd.shuffle(ev)
+    out = np.asarray(ev)[sort_eigenvalues(ev)]
+    mods = np.abs(out)
+    assert np.all(np.diff(np.round(mods / mods.max(), 12)) <= 0)
+    for k in range(0, len(out), 2):
+        assert out[k].imag >= 0
+        assert np.isclose(out[k], np.conj(out[k + 1]), rtol=1e-12, atol=1e-14)
+
+
+def test_continuous_quantities_from_known_rates():
+    dt = 0.1
+    omega = np.array([-0.5 + 2j * np.pi * 3.0, -0.5 - 2j * np.pi * 3.0, -2.0])
+    spec = Spectrum(np.exp(omega * dt), dt=dt)
+    np.testing.assert_allclose(spec.continuous_eigenvalues, omega)
+    np.testing.assert_allclose(spec.frequencies, [3.0, -3.0, 0.0], atol=1e-12)
+    np.testing.assert_allclose(spec.growth_rates, [-0.5, -0.5, -2.0])
+    np.testing.assert_allclose(spec.periods[:2], [1 / 3, 1 / 3])
+
+
+def test_sorted_permutes_modes_and_amplitudes_consistently():
+    ev = np.array([0.5, 0.9j, -0.9j, 1.0])
+    modes = np.arange(8.0).reshape(2, 4)
+    spec = Spectrum(ev, modes=modes, amplitudes=np.arange(4.0)).sorted()
+    np.testing.assert_allclose(spec.eigenvalues, [1.0, 0.9j, -0.9j, 0.5])
+    np.testing.assert_allclose(spec.amplitudes, [3, 1, 2, 0])
+    np.testing.assert_allclose(spec.modes[:, 0], modes[:, 3])
+
+
+def test_spectrum_validates_shapes_and_dt():
+    with pytest.raises(ValueError, match="pass dt"):
+        _ = Spectrum(np.array([0.9])).frequencies
+    with pytest.raises(ValueError, match="modes must have shape"):
+        Spectrum(np.array([0.9, 0.8]), modes=np.ones((3, 3)))
+    with pytest.raises(ValueError, match="amplitudes must have shape"):
+        Spectrum(np.array([0.9]), amplitudes=np.ones(2))
+    with pytest.raises(ValueError, match="dt must be"):
+        Spectrum(np.array([0.9]), dt=-1.0)
+    assert len(Spectrum(np.array([0.9]), dt=1.0).with_dt(0.5)) == 1
