@@ -1,0 +1,302 @@
+"""Reading pair sets: a memory-mapped torch ``Dataset``, verification and a summary."""
+
+from __future__ import annotations
+
+import bisect
+import os
+from collections import OrderedDict
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch.utils.data import Dataset
+
+from .format import file_sha256, read_manifest
+
+__all__ = ["PairDataset", "VerifyReport", "info", "verify"]
+
+
+def _check_header(path: Path, entry: dict[str, Any], key: str, manifest: dict[str, Any]) -> str:
+    """Empty string if the file's size and ``.npy`` header match the manifest, else the problem."""
+    if not path.is_file():
+        return f"{path.name}: missing"
+    size = path.stat().st_size
+    if size != entry["files"][key]["bytes"]:
+        return (
+            f"{path.name}: {size} bytes, manifest says {entry['files'][key]['bytes']} (truncated?)"
+        )
+    try:
+        with open(path, "rb") as f:
+            version = np.lib.format.read_magic(f)
+            read = getattr(np.lib.format, f"read_array_header_{version[0]}_{version[1]}")
+            shape, fortran, dtype = read(f)
+    except ValueError as err:
+        return f"{path.name}: unreadable .npy header ({err})"
+    expected = (entry["count"], *manifest["shapes"][key])
+    if shape != expected or fortran or dtype != np.dtype(manifest["dtypes"][key]):
+        return (
+            f"{path.name}: array {shape} {dtype} (fortran={fortran}), "
+            f"manifest says {expected} {manifest['dtypes'][key]}"
+        )
+    return ""
+
+
+@dataclass
+class VerifyReport:
+    """Result of :func:`verify`.
+
+    Attributes
+    ----------
+    directory : str
+    count : int
+        Pairs the manifest promises.
+    n_shards : int
+        Shards of the complete set.
+    checked : int
+        Shard files checked.
+    problems : list of str
+        One line per problem, each starting with the file (or shard) it concerns.
+    """
+
+    directory: str
+    count: int
+    n_shards: int
+    checked: int
+    problems: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        """True when no problem was found."""
+        return not self.problems
+
+    @property
+    def bad_files(self) -> list[str]:
+        """Names of the files (or missing shards) with a problem."""
+        return [p.split(":", 1)[0] for p in self.problems]
+
+    def __str__(self) -> str:
+        head = f"{self.directory}: {self.count} pairs in {self.n_shards} shards, "
+        if self.ok:
+            return head + f"{self.checked} files verified, OK"
+        return head + f"{len(self.problems)} problem(s):\n  " + "\n  ".join(self.problems)
+
+
+def verify(directory: str | os.PathLike, checksums: bool = True) -> VerifyReport:
+    """Check a pair set against its manifest: completeness, sizes, headers and sha256.
+
+    Parameters
+    ----------
+    directory : path
+        The pair set.
+    checksums : bool, default True
+        Also recompute every shard's sha256 (reads every byte once, in chunks).
+
+    Returns
+    -------
+    VerifyReport
+        ``report.ok`` is false if any shard is missing, truncated, altered or of the wrong shape;
+        ``report.problems`` names each bad file.
+    """
+    directory = Path(directory)
+    manifest = read_manifest(directory)
+    report = VerifyReport(str(directory), manifest["count"], manifest["n_shards"], 0)
+    listed = {s["index"] for s in manifest["shards"]}
+    for missing in sorted(set(range(manifest["n_shards"])) - listed):
+        report.problems.append(f"shard {missing:05d}: not complete (resume the generation)")
+    for entry in manifest["shards"]:
+        for key in manifest["keys"]:
+            path = directory / entry["files"][key]["name"]
+            report.checked += 1
+            problem = _check_header(path, entry, key, manifest)
+            if not problem and checksums and file_sha256(path) != entry["files"][key]["sha256"]:
+                problem = f"{path.name}: sha256 differs from the manifest (altered)"
+            if problem:
+                report.problems.append(problem)
+    return report
+
+
+_verify_set = verify
+
+
+def info(directory: str | os.PathLike) -> dict[str, Any]:
+    """Summary of a pair set: its manifest without the shard list, plus progress and size.
+
+    Returns
+    -------
+    dict
+        Manifest fields, ``shards_complete`` and ``bytes`` (total of the complete shards).
+    """
+    manifest = read_manifest(directory)
+    summary = {k: v for k, v in manifest.items() if k != "shards"}
+    summary["shards_complete"] = len(manifest["shards"])
+    summary["bytes"] = sum(f["bytes"] for s in manifest["shards"] for f in s["files"].values())
+    return summary
+
+
+class PairDataset(Dataset):
+    """Memory-mapped pairs: ``ds[i] -> {"noise", "sample"[, "label"]}`` as torch tensors.
+
+    Shards are opened with ``numpy.load(mmap_mode="r")`` when first touched; at most
+    ``max_open_shards`` stay mapped (least recently used are closed), so the resident memory of a
+    pass over a set of any size stays bounded. Noise and sample come back as float32 (whatever
+    the storage dtype), labels as int64.
+
+    Batched reads: ``ds[indices]`` (a sequence, array, tensor or slice) and :meth:`get_batch`
+    return ``{"noise": (B, *shape), "sample": (B, *shape)[, "label": (B,)]}`` in one vectorised
+    read per shard. With a ``DataLoader`` use ``batch_size=None`` and a
+    ``torch.utils.data.BatchSampler`` as the sampler, so each fetch is one batched read::
+
+        sampler = BatchSampler(RandomSampler(ds), batch_size=4096, drop_last=True)
+        loader = DataLoader(ds, sampler=sampler, batch_size=None)
+
+    Parameters
+    ----------
+    directory : path
+        A complete pair set.
+    verify : bool, default False
+        Recompute every sha256 first (reads the whole set once). Without it, the size and
+        ``.npy`` header of each shard are still checked when it is opened.
+    max_open_shards : int, default 4
+        Shards kept mapped at once.
+
+    Raises
+    ------
+    ValueError
+        If the set is incomplete, or a shard is missing, truncated, altered (with ``verify``) or
+        does not match the manifest; the message names the shard file.
+    """
+
+    def __init__(
+        self, directory: str | os.PathLike, verify: bool = False, max_open_shards: int = 4
+    ) -> None:
+        self.directory = Path(directory)
+        self.manifest = read_manifest(self.directory)
+        if max_open_shards < 1:
+            raise ValueError(f"max_open_shards must be >= 1, got {max_open_shards}")
+        self.max_open_shards = int(max_open_shards)
+        if not self.manifest["complete"]:
+            done, total = len(self.manifest["shards"]), self.manifest["n_shards"]
+            raise ValueError(
+                f"{self.directory} is incomplete ({done} of {total} shards); resume the generation"
+            )
+        if verify:
+            report = _verify_set(self.directory)
+            if not report.ok:
+                raise ValueError(f"pair set failed verification: {report}")
+        self.keys: list[str] = list(self.manifest["keys"])
+        self._shards = self.manifest["shards"]
+        self._starts = [s["start"] for s in self._shards]
+        self._open: OrderedDict[int, dict[str, np.ndarray]] = OrderedDict()
+
+    @property
+    def sigma_max(self) -> float:
+        """σmax: the student's input is ``sigma_max · noise``."""
+        return float(self.manifest["noise_scale"])
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        """Shape of one noise / sample."""
+        return tuple(self.manifest["shapes"]["noise"])
+
+    @property
+    def label_dim(self) -> int:
+        """Number of classes (0 when unconditional)."""
+        return int(self.manifest["label_dim"])
+
+    def __len__(self) -> int:
+        return int(self.manifest["count"])
+
+    def __getstate__(self) -> dict[str, Any]:
+        # DataLoader workers reopen their own maps.
+        return {**self.__dict__, "_open": OrderedDict()}
+
+    def _shard(self, index: int) -> dict[str, np.ndarray]:
+        if index in self._open:
+            self._open.move_to_end(index)
+            return self._open[index]
+        entry = self._shards[index]
+        arrays = {}
+        for key in self.keys:
+            path = self.directory / entry["files"][key]["name"]
+            problem = _check_header(path, entry, key, self.manifest)
+            if problem:
+                raise ValueError(f"corrupt pair set {self.directory}: {problem}")
+            arrays[key] = np.load(path, mmap_mode="r")
+        self._open[index] = arrays
+        while len(self._open) > self.max_open_shards:
+            self._open.popitem(last=False)
+        return arrays
+
+    def _locate(self, i: int) -> tuple[int, int]:
+        n = len(self)
+        if not -n <= i < n:
+            raise IndexError(f"pair index {i} out of range for {n} pairs")
+        i %= n
+        s = bisect.bisect_right(self._starts, i) - 1
+        return s, i - self._starts[s]
+
+    def __getitem__(self, index: Any) -> dict[str, torch.Tensor]:
+        if isinstance(index, (int, np.integer)) or (
+            isinstance(index, torch.Tensor) and index.ndim == 0
+        ):
+            s, j = self._locate(int(index))
+            arrays = self._shard(s)
+            return {k: self._to_tensor(k, np.array(arrays[k][j])) for k in self.keys}
+        return self.get_batch(index)
+
+    def get_batch(self, indices: Sequence[int] | np.ndarray | torch.Tensor | slice) -> dict:
+        """Read many pairs at once.
+
+        Parameters
+        ----------
+        indices : sequence of int, ndarray, tensor or slice
+            Pair indices (any order, repeats allowed).
+
+        Returns
+        -------
+        dict of torch.Tensor
+            ``noise`` and ``sample`` of shape ``(B, *shape)`` float32, ``label`` ``(B,)`` int64,
+            in the order of ``indices``.
+        """
+        if isinstance(indices, slice):
+            idx = np.arange(len(self))[indices]
+        else:
+            idx = np.asarray(indices.cpu() if isinstance(indices, torch.Tensor) else indices)
+        idx = idx.astype(np.int64).reshape(-1)
+        n = len(self)
+        if idx.size and (idx.min() < -n or idx.max() >= n):
+            raise IndexError(f"pair indices must lie in [-{n}, {n}) for {n} pairs")
+        idx %= max(n, 1)
+        shard_of = np.searchsorted(self._starts, idx, side="right") - 1
+        out = {
+            k: np.empty((idx.size, *self.manifest["shapes"][k]), self.manifest["dtypes"][k])
+            for k in self.keys
+        }
+        order = np.argsort(shard_of, kind="stable")
+        bounds = np.flatnonzero(np.diff(shard_of[order])) + 1
+        for group in np.split(order, bounds) if idx.size else []:
+            s = int(shard_of[group[0]])
+            local = idx[group] - self._starts[s]
+            arrays = self._shard(s)
+            lo = int(local[0])
+            # A contiguous run (sequential reading) is one slice of the map, no index array.
+            contiguous = bool(np.all(np.diff(local) == 1))
+            for k in self.keys:
+                out[k][group] = arrays[k][lo : lo + local.size] if contiguous else arrays[k][local]
+        return {k: self._to_tensor(k, v) for k, v in out.items()}
+
+    @staticmethod
+    def _to_tensor(key: str, array: np.ndarray) -> torch.Tensor:
+        if key == "label":
+            return torch.from_numpy(np.ascontiguousarray(array, np.int64))
+        return torch.from_numpy(np.ascontiguousarray(array, np.float32))
+
+    def __repr__(self) -> str:
+        return (
+            f"PairDataset({str(self.directory)!r}, n={len(self)}, shape={self.shape}, "
+            f"dtype={self.manifest['dtypes']['noise']}, label_dim={self.label_dim}, "
+            f"sigma_max={self.sigma_max})"
+        )
