@@ -15,19 +15,19 @@ Public API
         disc_lr=None, disc_betas=(0.0, 0.99),    # discriminator Adam (disc_lr None -> lr)
         grad_clip=1.0,                           # None: no clipping (norm still checked)
         ema_decay=0.9999, ema_warmup=False,
-        max_consecutive_bad_steps=100,           # NaN/Inf guard: skip, count, abort after this many in a row
+        max_consecutive_bad_steps=100,           # NaN/Inf guard: skip, count, abort at N in a row
         amp="none",                              # "none" | "bf16" (bf16 autocast on CUDA only)
         compile=False, channels_last=False, num_workers=0, seed=0,
         log_every=100, checkpoint_every=1000, keep_last=3, sample_every=0,  # 0 disables sampling
-        tensorboard=False, progress=True, device="auto",                    # "auto" | "cpu" | "cuda"
+        tensorboard=False, progress=True, device="auto",  # "auto" | "cpu" | "cuda"
         find_unused_parameters=False,
     )
-    TrainerConfig.from_dict(d)  # unknown keys / bad values -> ValueError; cfg.to_dict() -> JSON-able
+    TrainerConfig.from_dict(d)  # unknown key / bad value -> ValueError; cfg.to_dict() -> JSON
 
     trainer = Trainer(model, dataset, cfg, run_dir,
                       on_sample=None,     # callable(model_ema, step, run_dir) on rank 0
                       metadata=None,      # JSON-able dict stored in config.json["metadata"]
-                      resume=False)       # False | True (latest in run_dir) | "auto" | checkpoint path
+                      resume=False)       # False | True (latest) | "auto" | checkpoint path
     result = trainer.train(stop_at=None)  # stop_at: stop (with a checkpoint) at this global step
     trainer.close()                       # or `with Trainer(...) as trainer:`
     result = train(model, dataset, cfg, run_dir, on_sample=None, metadata=None, resume=False)
@@ -60,9 +60,24 @@ Run directory
 -------------
 ::
 
-    run_dir/config.json                  {"trainer": TrainerConfig fields, "metadata": ..., "world_size"}
+    run_dir/config.json                  {"trainer": {fields}, "metadata": {...}, "world_size": W}
     run_dir/metrics.jsonl                one JSON record per log step
     run_dir/checkpoints/ckpt-00001000.pt  (keep-last-K) and checkpoints/latest (name of the newest)
     run_dir/tensorboard/                 when tensorboard=True
     run_dir/...                          whatever on_sample writes (e.g. samples/*.png)
 """
+
+from .checkpoints import RunState, load_run
+from .config import TrainerConfig
+from .data import TensorDictDataset
+from .loop import Trainer, TrainResult, train
+
+__all__ = [
+    "TrainerConfig",
+    "Trainer",
+    "TrainResult",
+    "train",
+    "load_run",
+    "RunState",
+    "TensorDictDataset",
+]

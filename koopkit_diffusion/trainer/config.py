@@ -1,0 +1,168 @@
+"""The trainer's typed configuration."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+__all__ = ["TrainerConfig"]
+
+_AMP = ("none", "bf16")
+_DEVICES = ("auto", "cpu", "cuda")
+
+
+@dataclass
+class TrainerConfig:
+    """Hyper-parameters of :class:`~koopkit_diffusion.trainer.Trainer`.
+
+    Defaults follow the KDM paper's CIFAR-10 setting where it states one (Adam, lr 3e-4,
+    EMA 0.9999, batch 128; Berman et al. 2025, Sec. 5).
+
+    Parameters
+    ----------
+    steps : int, default 10_000
+        Total number of optimizer steps (global, whatever the number of processes).
+    batch_size : int, default 128
+        Global batch size; under DDP each of the ``world_size`` processes takes
+        ``batch_size // world_size`` samples (must divide evenly).
+    lr : float, default 3e-4
+        Adam learning rate of the generator.
+    betas : tuple of float, default (0.9, 0.999)
+        Adam betas of the generator.
+    weight_decay : float, default 0.0
+        L2 weight decay (Adam's ``weight_decay``) of the generator.
+    lr_warmup_steps : int, default 0
+        Linear learning-rate ramp from ``lr / lr_warmup_steps`` to ``lr`` over this many steps.
+    disc_lr : float or None, default None
+        Adam learning rate of the discriminator, if the model has one; ``None`` uses ``lr``.
+    disc_betas : tuple of float, default (0.0, 0.99)
+        Adam betas of the discriminator.
+    grad_clip : float or None, default 1.0
+        Maximum global gradient norm; ``None`` disables clipping (the norm is still checked
+        for NaN/Inf).
+    ema_decay : float, default 0.9999
+        Decay of the exponential moving average of the weights.
+    ema_warmup : bool, default False
+        Use the warm-up schedule ``min(decay, (1 + n) / (10 + n))`` of
+        :class:`koopkit.training.EMA`.
+    max_consecutive_bad_steps : int, default 100
+        Steps whose loss or gradient is NaN/Inf are skipped and counted; this many in a row
+        abort training with ``FloatingPointError``.
+    amp : {"none", "bf16"}, default "none"
+        Mixed precision: ``"bf16"`` runs the losses under ``torch.autocast`` with bfloat16 on
+        CUDA (on CPU it is ignored with a warning).
+    compile : bool, default False
+        Wrap the loss computation in :func:`torch.compile`.
+    channels_last : bool, default False
+        Channels-last memory format for the model and for 4-D batch tensors.
+    num_workers : int, default 0
+        DataLoader worker processes.
+    seed : int, default 0
+        Seed of the data order (a pure function of ``(seed, epoch)``) and of the training RNG.
+    log_every : int, default 100
+        Steps between ``metrics.jsonl`` records (losses are averaged over the interval).
+    checkpoint_every : int, default 1000
+        Steps between checkpoints; a checkpoint is always written at the end.
+    keep_last : int or None, default 3
+        Number of checkpoints kept; ``None`` keeps all.
+    sample_every : int, default 0
+        Steps between calls of the ``on_sample`` callback (and one at the end); 0 disables.
+    tensorboard : bool, default False
+        Also write scalars to ``run_dir/tensorboard`` (needs the ``tensorboard`` package).
+    progress : bool, default True
+        Show a tqdm progress bar (rank 0 only).
+    device : {"auto", "cpu", "cuda"}, default "auto"
+        ``"auto"`` picks CUDA when available. Under ``torchrun`` with CUDA each process uses
+        ``cuda:LOCAL_RANK``.
+    find_unused_parameters : bool, default False
+        Passed to :class:`~torch.nn.parallel.DistributedDataParallel` (set it when some
+        generator parameters take no part in a step's loss).
+    """
+
+    steps: int = 10_000
+    batch_size: int = 128
+    lr: float = 3e-4
+    betas: tuple[float, float] = (0.9, 0.999)
+    weight_decay: float = 0.0
+    lr_warmup_steps: int = 0
+    disc_lr: float | None = None
+    disc_betas: tuple[float, float] = (0.0, 0.99)
+    grad_clip: float | None = 1.0
+    ema_decay: float = 0.9999
+    ema_warmup: bool = False
+    max_consecutive_bad_steps: int = 100
+    amp: str = "none"
+    compile: bool = False
+    channels_last: bool = False
+    num_workers: int = 0
+    seed: int = 0
+    log_every: int = 100
+    checkpoint_every: int = 1000
+    keep_last: int | None = 3
+    sample_every: int = 0
+    tensorboard: bool = False
+    progress: bool = True
+    device: str = "auto"
+    find_unused_parameters: bool = False
+
+    def __post_init__(self) -> None:
+        self.betas = tuple(float(b) for b in self.betas)  # JSON gives lists
+        self.disc_betas = tuple(float(b) for b in self.disc_betas)
+        _positive_int("steps", self.steps)
+        _positive_int("batch_size", self.batch_size)
+        _positive_int("log_every", self.log_every)
+        _positive_int("checkpoint_every", self.checkpoint_every)
+        _positive_int("max_consecutive_bad_steps", self.max_consecutive_bad_steps)
+        for name in ("lr_warmup_steps", "num_workers", "sample_every", "seed"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+                raise ValueError(f"{name} must be a non-negative integer, got {value!r}")
+        for name in ("lr", "disc_lr"):
+            value = getattr(self, name)
+            if value is not None and not float(value) > 0:
+                raise ValueError(f"{name} must be a positive float, got {value!r}")
+        for name in ("betas", "disc_betas"):
+            value = getattr(self, name)
+            if len(value) != 2 or not all(0.0 <= b < 1.0 for b in value):
+                raise ValueError(f"{name} must be two floats in [0, 1), got {value!r}")
+        if self.weight_decay < 0:
+            raise ValueError(f"weight_decay must be >= 0, got {self.weight_decay!r}")
+        if self.grad_clip is not None and not self.grad_clip > 0:
+            raise ValueError(f"grad_clip must be a positive float or None, got {self.grad_clip!r}")
+        if not 0.0 <= self.ema_decay < 1.0:
+            raise ValueError(f"ema_decay must lie in [0, 1), got {self.ema_decay!r}")
+        if self.keep_last is not None:
+            _positive_int("keep_last", self.keep_last)
+        if self.amp not in _AMP:
+            raise ValueError(f"amp must be one of {_AMP}, got {self.amp!r}")
+        if self.device not in _DEVICES:
+            raise ValueError(f"device must be one of {_DEVICES}, got {self.device!r}")
+
+    def to_dict(self) -> dict[str, Any]:
+        """The fields as a JSON-serialisable dict (tuples become lists)."""
+        return {
+            f.name: list(v) if isinstance(v := getattr(self, f.name), tuple) else v
+            for f in dataclasses.fields(self)
+        }
+
+    @classmethod
+    def from_dict(cls, values: Mapping[str, Any]) -> TrainerConfig:
+        """Build a config from a mapping (e.g. ``config.json["trainer"]`` or CLI overrides).
+
+        Raises
+        ------
+        ValueError
+            On a key that is not a field (the message lists the valid ones) or a bad value.
+        """
+        names = [f.name for f in dataclasses.fields(cls)]
+        unknown = sorted(set(values) - set(names))
+        if unknown:
+            raise ValueError(f"unknown TrainerConfig field(s) {unknown}; valid fields: {names}")
+        return cls(**dict(values))
+
+
+def _positive_int(name: str, value: Any) -> None:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ValueError(f"{name} must be a positive integer, got {value!r}")
