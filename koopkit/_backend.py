@@ -27,9 +27,13 @@ class NumpyOps:
         self.eps = float(np.finfo(self.real_dtype).eps)
 
     def asarray(self, x):
+        if is_torch(x):
+            x = x.detach().cpu().numpy()
         return np.asarray(x, dtype=self.real_dtype)
 
     def ascomplex(self, x):
+        if is_torch(x):
+            x = x.detach().cpu().numpy()
         return np.asarray(x, dtype=self.complex_dtype)
 
     def from_numpy(self, x):
