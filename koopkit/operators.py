@@ -27,9 +27,10 @@ from __future__ import annotations
 
 import math
 
-import numpy as np
 import torch
 from torch import nn
+
+from koopkit.spectrum import sort_eigenvalues
 
 __all__ = [
     "KoopmanOperator",
@@ -54,10 +55,8 @@ def _check_dim(dim: int, name: str = "dim") -> int:
 
 
 def _sort_eigenvalues(values: torch.Tensor) -> torch.Tensor:
-    """Sort by decreasing modulus, then increasing phase (conjugate pairs end up adjacent)."""
-    v = values.detach().cpu().numpy()
-    decimals = 5 if v.dtype == np.complex64 else 10
-    order = np.lexsort((np.angle(v), -np.round(np.abs(v), decimals)))
+    """Order of :func:`koopkit.spectrum.sort_eigenvalues` (modulus descending, pairs together)."""
+    order = sort_eigenvalues(values.detach().cpu().numpy())
     return values[torch.as_tensor(order, device=values.device)]
 
 
@@ -124,7 +123,8 @@ class KoopmanOperator(nn.Module):
     def eigenvalues(self) -> torch.Tensor:
         """Discrete-time (per-step) eigenvalues of :meth:`matrix`, shape ``(dim,)``, complex.
 
-        Sorted by decreasing modulus, then increasing phase. The bias does not enter.
+        Sorted as in :func:`koopkit.spectrum.sort_eigenvalues` (modulus descending, then
+        ``|phase|`` ascending, conjugate pairs adjacent). The bias does not enter.
         """
         return _sort_eigenvalues(torch.linalg.eigvals(self.matrix()))
 
