@@ -188,6 +188,16 @@ class PairDataset(Dataset):
                 raise ValueError(f"pair set failed verification: {report}")
         self.keys: list[str] = list(self.manifest["keys"])
         self._shards = self.manifest["shards"]
+        for entry in self._shards:  # sizes only (one stat per file); headers when opened
+            for key in self.keys:
+                path = self.directory / entry["files"][key]["name"]
+                size = path.stat().st_size if path.is_file() else None
+                if size != entry["files"][key]["bytes"]:
+                    found = "missing" if size is None else f"{size} bytes"
+                    raise ValueError(
+                        f"corrupt pair set {self.directory}: {path.name}: {found}, manifest says "
+                        f"{entry['files'][key]['bytes']} bytes (truncated or replaced?)"
+                    )
         self._starts = [s["start"] for s in self._shards]
         self._open: OrderedDict[int, dict[str, np.ndarray]] = OrderedDict()
 

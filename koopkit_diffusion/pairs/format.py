@@ -311,6 +311,10 @@ class PairSetWriter:
             manifest["complete"] = len(shards) == manifest["n_shards"]
             atomic_write_bytes(self.directory / MANIFEST_NAME, _manifest_bytes(manifest))
             self.manifest = manifest
+            if manifest["complete"]:
+                # Nobody writes any more: drop temporaries left by interrupted writers.
+                for stale in self.directory.glob(".*.tmp-*"):
+                    stale.unlink(missing_ok=True)
 
     @contextlib.contextmanager
     def _locked(self) -> Iterator[None]:

@@ -1,0 +1,146 @@
+"""``koopkit-diffusion pairs generate | import | verify | info``: offline pair sets."""
+
+from __future__ import annotations
+
+import argparse
+import json
+
+__all__ = ["register"]
+
+_IMPORT_FORMATS = ("npz-per-pair", "torch-shards", "trajectories")
+
+
+def _key(text: str) -> str | int:
+    """A dict key, or a tuple position when the text is an integer."""
+    return int(text) if text.lstrip("-").isdigit() else text
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    """Add the ``pairs`` command group to the ``koopkit-diffusion`` parser."""
+    group = subparsers.add_parser("pairs", help="offline noise→sample pair sets")
+    commands = group.add_subparsers(dest="pairs_command", metavar="ACTION", required=True)
+
+    gen = commands.add_parser("generate", help="run a teacher's Heun sampler and store pairs")
+    gen.add_argument("--teacher", required=True, help="teacher run directory")
+    gen.add_argument("--out", required=True, help="output pair-set directory")
+    gen.add_argument("--n", type=int, required=True, help="number of pairs")
+    gen.add_argument("--batch-size", type=int, default=1024)
+    gen.add_argument("--seed", type=int, default=0)
+    gen.add_argument("--steps", type=int, default=18, help="Heun steps N (2N-1 evaluations)")
+    gen.add_argument("--shard-size", type=int, default=10_000)
+    gen.add_argument("--dtype", choices=("float32", "float16"), default="float32")
+    gen.add_argument("--device", default=None, help="e.g. cuda:0 (default: cuda if available)")
+    gen.set_defaults(func=_generate)
+
+    imp = commands.add_parser("import", help="convert a pair set found in the wild")
+    imp.add_argument("--format", required=True, choices=_IMPORT_FORMATS)
+    imp.add_argument("--src", required=True, help="directory of files, or one array file")
+    imp.add_argument("--out", required=True, help="output pair-set directory")
+    imp.add_argument(
+        "--noise-scale",
+        type=float,
+        required=True,
+        help="factor the source's noise carries (80 for sigma_max*eps, 1 for eps)",
+    )
+    imp.add_argument(
+        "--noise-index",
+        type=int,
+        help="npz-per-pair: end (0|1) that is the noise; trajectories: its time index",
+    )
+    imp.add_argument("--sample-index", type=int, help="trajectories: time index of the sample")
+    imp.add_argument("--noise-key", type=_key, help="torch-shards: key of the noise tensor")
+    imp.add_argument("--sample-key", type=_key, help="torch-shards: key of the sample tensor")
+    imp.add_argument("--label-key", type=_key, help="torch-shards: key of integer labels")
+    imp.add_argument("--label-dim", type=int, default=0, help="number of classes (labelled sets)")
+    imp.add_argument("--sigma-max", type=float, default=80.0, help="teacher's sigma_max")
+    imp.add_argument("--shard-size", type=int, default=10_000)
+    imp.add_argument("--dtype", choices=("float32", "float16"), default="float32")
+    imp.add_argument("--teacher-description", default="imported")
+    imp.set_defaults(func=_import)
+
+    ver = commands.add_parser("verify", help="check sizes, headers and sha256 of every shard")
+    ver.add_argument("dir", help="pair-set directory")
+    ver.add_argument("--no-checksums", action="store_true", help="sizes and headers only")
+    ver.set_defaults(func=_verify)
+
+    inf = commands.add_parser("info", help="print the manifest summary as JSON")
+    inf.add_argument("dir", help="pair-set directory")
+    inf.set_defaults(func=_info)
+
+
+def _generate(args: argparse.Namespace) -> int:
+    import torch
+
+    from koopkit_diffusion.pairs import generate_pairs
+    from koopkit_diffusion.teacher import load_teacher
+
+    device = args.device or ("cuda" if torch.cuda.is_available() else "cpu")
+    teacher = load_teacher(args.teacher, device=device)
+    manifest = generate_pairs(
+        teacher.denoiser,
+        args.out,
+        args.n,
+        shape=tuple(teacher.shape),
+        batch_size=args.batch_size,
+        seed=args.seed,
+        n_steps=args.steps,
+        label_dim=teacher.label_dim,
+        shard_size=args.shard_size,
+        dtype=args.dtype,
+        sigma_max=teacher.sigma_max,
+        device=device,
+        teacher_description=f"koopkit teacher run {args.teacher}",
+    )
+    print(f"{args.out}: {len(manifest['shards'])}/{manifest['n_shards']} shards complete")
+    return 0
+
+
+def _import(args: argparse.Namespace) -> int:
+    from koopkit_diffusion import pairs
+
+    common = {
+        "noise_scale": args.noise_scale,
+        "sigma_max": args.sigma_max,
+        "label_dim": args.label_dim,
+        "shard_size": args.shard_size,
+        "dtype": args.dtype,
+        "teacher_description": args.teacher_description,
+    }
+    if args.format == "npz-per-pair":
+        manifest = pairs.import_npz_per_pair(
+            args.src, args.out, noise_index=args.noise_index, **common
+        )
+    elif args.format == "torch-shards":
+        manifest = pairs.import_torch_shards(
+            args.src,
+            args.out,
+            noise_key=args.noise_key,
+            sample_key=args.sample_key,
+            label_key=args.label_key,
+            **common,
+        )
+    else:
+        manifest = pairs.import_trajectories(
+            args.src,
+            args.out,
+            noise_index=args.noise_index,
+            sample_index=args.sample_index,
+            **common,
+        )
+    print(f"{args.out}: imported {manifest['count']} pairs in {manifest['n_shards']} shards")
+    return 0
+
+
+def _verify(args: argparse.Namespace) -> int:
+    from koopkit_diffusion.pairs import verify
+
+    report = verify(args.dir, checksums=not args.no_checksums)
+    print(report)
+    return 0 if report.ok else 1
+
+
+def _info(args: argparse.Namespace) -> int:
+    from koopkit_diffusion.pairs import info
+
+    print(json.dumps(info(args.dir), indent=2))
+    return 0
