@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+from pathlib import Path
 
 __all__ = ["register"]
 
@@ -87,9 +88,10 @@ def _generate(args: argparse.Namespace) -> int:
         label_dim=teacher.label_dim,
         shard_size=args.shard_size,
         dtype=args.dtype,
+        sigma_min=teacher.sigma_min,
         sigma_max=teacher.sigma_max,
         device=device,
-        teacher_description=f"koopkit teacher run {args.teacher}",
+        teacher_description=f"koopkit teacher run {Path(args.teacher).resolve().name!r}",
     )
     print(f"{args.out}: {len(manifest['shards'])}/{manifest['n_shards']} shards complete")
     return 0

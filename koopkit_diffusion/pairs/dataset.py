@@ -301,8 +301,8 @@ class PairDataset(Dataset):
     @staticmethod
     def _to_tensor(key: str, array: np.ndarray) -> torch.Tensor:
         if key == "label":
-            return torch.from_numpy(np.ascontiguousarray(array, np.int64))
-        return torch.from_numpy(np.ascontiguousarray(array, np.float32))
+            return torch.from_numpy(np.asarray(array, np.int64))
+        return torch.from_numpy(np.asarray(array, np.float32))
 
     def __repr__(self) -> str:
         return (
