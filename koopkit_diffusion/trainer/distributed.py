@@ -11,7 +11,14 @@ import numpy as np
 import torch
 import torch.distributed as dist
 
-__all__ = ["DistContext", "setup_distributed", "rng_state", "set_rng_state", "seed_process"]
+__all__ = [
+    "DistContext",
+    "setup_distributed",
+    "broadcast_module",
+    "rng_state",
+    "set_rng_state",
+    "seed_process",
+]
 
 
 @dataclass
@@ -83,6 +90,14 @@ def setup_distributed(device: str) -> DistContext:
     if dist.is_initialized():
         rank, world_size = dist.get_rank(), dist.get_world_size()
     return DistContext(rank, world_size, local_rank, dev, owns)
+
+
+def broadcast_module(module: torch.nn.Module, ctx: DistContext) -> None:
+    """Copy rank 0's parameters and buffers to every rank (before the EMA copy is taken)."""
+    if ctx.distributed:
+        with torch.no_grad():
+            for tensor in module.state_dict().values():
+                dist.broadcast(tensor, src=0)
 
 
 def seed_process(seed: int, rank: int) -> None:

@@ -31,7 +31,13 @@ from .checkpoints import (
 )
 from .config import TrainerConfig
 from .data import ShardedBatchSampler, batch_to_device, make_loader
-from .distributed import gather_rng_states, seed_process, set_rng_state, setup_distributed
+from .distributed import (
+    broadcast_module,
+    gather_rng_states,
+    seed_process,
+    set_rng_state,
+    setup_distributed,
+)
 from .parallel import total_loss, wrap_step_functions
 
 __all__ = ["Trainer", "TrainResult", "train"]
@@ -139,6 +145,7 @@ class Trainer:
         if config.channels_last:
             self.model = self.model.to(memory_format=torch.channels_last)
         self.model.train()
+        broadcast_module(self.model, self.ctx)
         disc = getattr(model, "discriminator", None)
         self.has_disc = isinstance(disc, nn.Module)
         if self.has_disc and not callable(getattr(model, "discriminator_loss", None)):
