@@ -339,8 +339,23 @@ class Trainer:
         max_norm = self.config.grad_clip if self.config.grad_clip is not None else math.inf
         return torch.nn.utils.clip_grad_norm_(params, max_norm, foreach=True)
 
-    def _train_step(self, batch: dict[str, Any]) -> dict[str, torch.Tensor] | None:
-        """One generator (and discriminator) step; the values to log, or None if skipped."""
+    def train_step(self, batch: dict[str, Any]) -> dict[str, torch.Tensor] | None:
+        """One optimizer step of the generator (and of the discriminator); advances ``step``.
+
+        :meth:`train` calls it once per batch; benchmarks call it directly. It neither logs nor
+        checkpoints.
+
+        Parameters
+        ----------
+        batch : dict
+            A batch already on the training device (see ``data.batch_to_device``).
+
+        Returns
+        -------
+        dict of str to Tensor or None
+            The detached losses (discriminator's prefixed ``disc_``), or ``None`` when the
+            NaN/Inf guard skipped the generator step.
+        """
         lr = self.learning_rate(self.step)
         for group in self.optimizer.param_groups:
             group["lr"] = lr
@@ -379,6 +394,7 @@ class Trainer:
             else:
                 self.disc_optimizer.zero_grad(set_to_none=True)
                 self.bad_disc_steps += 1
+        self.step += 1
         return logged if ok else None
 
     # ------------------------------------------------------------------- loop
@@ -416,8 +432,7 @@ class Trainer:
         try:
             while self.step < target:
                 batch = batch_to_device(next(batches), self.ctx.device, cfg.channels_last)
-                logged = self._train_step(batch)
-                self.step += 1
+                logged = self.train_step(batch)
                 steps_since_log += 1
                 if logged is not None:
                     for k, v in logged.items():
