@@ -18,6 +18,7 @@ _ATTRIBUTES = {
     "grow_monomial_dictionary": "koopkit.analysis.closure",
     "linear_residual": "koopkit.analysis.residual",
     "residual_curve": "koopkit.analysis.residual",
+    "ResidualCurve": "koopkit.analysis.residual",
     "plot_residual_curve": "koopkit.analysis.residual",
     "plot_eigenvalues": "koopkit.analysis.plotting",
     "plot_continuous_spectrum": "koopkit.analysis.plotting",
