@@ -200,8 +200,9 @@ class KoopmanAutoencoder(nn.Module):
 
         Returns
         -------
-        ndarray or torch.Tensor of shape (n_steps + 1, n) or (n_steps + 1, batch, n)
-            Same array type as ``x0`` (numpy in → numpy out); row 0 is ``D(E(x0))``.
+        ndarray or torch.Tensor of shape (n_steps + 1, n) or (batch, n_steps + 1, n)
+            Same array type as ``x0`` (numpy in → numpy out), the layout of
+            :meth:`koopkit.DMD.predict`; step 0 is ``D(E(x0))``.
         """
         is_numpy = not isinstance(x0, torch.Tensor)
         ref = next(self.parameters())
@@ -214,9 +215,9 @@ class KoopmanAutoencoder(nn.Module):
             raise ValueError("x0 must be finite (no NaN or Inf)")
         single = x.ndim == 1
         z = self.advance(self.encode(x[None] if single else x), n_steps)
-        out = self.decode(z)
+        out = self.decode(z).transpose(0, 1)  # (batch, n_steps + 1, n)
         if single:
-            out = out[:, 0]
+            out = out[0]
         if is_numpy:
             return out.cpu().numpy().astype(np.result_type(np.asarray(x0).dtype, np.float32))
         return out.to(device=x0.device, dtype=in_dtype)

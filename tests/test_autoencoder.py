@@ -113,7 +113,7 @@ def test_predict_numpy_in_numpy_out_and_matches_rollout():
     ref = np.stack([np.linalg.matrix_power(k.numpy(), j) @ x0 for j in range(6)])
     np.testing.assert_allclose(out, ref, atol=1e-12)
     batch = model.predict(torch.ones(3, 2, dtype=torch.float64), 4)
-    assert isinstance(batch, torch.Tensor) and batch.shape == (5, 3, 2)
+    assert isinstance(batch, torch.Tensor) and batch.shape == (3, 5, 2)
 
 
 def test_mlp_shapes_and_validation():
