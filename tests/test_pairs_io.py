@@ -93,7 +93,8 @@ def read_only_set(tmp_path_factory) -> Path:
 @given(data=st.data())
 def test_batched_reads_equal_item_reads(read_only_set, data):
     out = read_only_set
-    ds = PairDataset(out, max_open_shards=data.draw(st.integers(1, 4)))
+    limit = data.draw(st.sampled_from([1, 5000, 256 * 2**20]))
+    ds = PairDataset(out, resident_limit_bytes=limit)
     idx = data.draw(st.lists(st.integers(0, 49), max_size=40))
     batch = ds[idx] if data.draw(st.booleans()) else ds.get_batch(np.array(idx, dtype=np.int64))
     assert batch["noise"].shape == (len(idx), *SHAPE)
@@ -111,11 +112,15 @@ def test_dataloader_with_batch_sampler_reads_whole_batches(pair_set):
     np.testing.assert_array_equal(noise.numpy(), arrays["noise"].astype(np.float32))
 
 
-def test_at_most_max_open_shards_stay_mapped(pair_set):
-    out, _ = pair_set
-    ds = PairDataset(out, max_open_shards=2)
-    ds.get_batch(range(50))
-    assert len(ds._open) == 2
+def test_pages_are_released_once_the_resident_limit_is_read(pair_set):
+    out, arrays = pair_set
+    row = 2 * 2 * int(np.prod(SHAPE)) + 8 + 4096  # noise + sample (float16), label, one page
+    ds = PairDataset(out, resident_limit_bytes=10 * row)
+    ds.get_batch(range(9))
+    assert ds._read_bytes == 9 * row
+    ds.get_batch(range(9, 16))
+    assert ds._read_bytes == 0
+    np.testing.assert_array_equal(ds[3]["sample"].numpy(), arrays["sample"][3].astype(np.float32))
 
 
 def test_truncated_shard_is_named_by_verify_and_dataset(pair_set):

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import bisect
+import mmap
 import os
-from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,29 +19,32 @@ from .format import file_sha256, read_manifest
 __all__ = ["PairDataset", "VerifyReport", "info", "verify"]
 
 
-def _check_header(path: Path, entry: dict[str, Any], key: str, manifest: dict[str, Any]) -> str:
-    """Empty string if the file's size and ``.npy`` header match the manifest, else the problem."""
+def _check_header(
+    path: Path, entry: dict[str, Any], key: str, manifest: dict[str, Any]
+) -> tuple[str, int]:
+    """``(problem, data_offset)``: the problem is empty if size and ``.npy`` header match."""
     if not path.is_file():
-        return f"{path.name}: missing"
+        return f"{path.name}: missing", 0
     size = path.stat().st_size
     if size != entry["files"][key]["bytes"]:
-        return (
-            f"{path.name}: {size} bytes, manifest says {entry['files'][key]['bytes']} (truncated?)"
-        )
+        expected = entry["files"][key]["bytes"]
+        return f"{path.name}: {size} bytes, manifest says {expected} (truncated?)", 0
     try:
         with open(path, "rb") as f:
             version = np.lib.format.read_magic(f)
             read = getattr(np.lib.format, f"read_array_header_{version[0]}_{version[1]}")
             shape, fortran, dtype = read(f)
+            offset = f.tell()
     except ValueError as err:
-        return f"{path.name}: unreadable .npy header ({err})"
+        return f"{path.name}: unreadable .npy header ({err})", 0
     expected = (entry["count"], *manifest["shapes"][key])
     if shape != expected or fortran or dtype != np.dtype(manifest["dtypes"][key]):
-        return (
+        problem = (
             f"{path.name}: array {shape} {dtype} (fortran={fortran}), "
             f"manifest says {expected} {manifest['dtypes'][key]}"
         )
-    return ""
+        return problem, 0
+    return "", offset
 
 
 @dataclass
@@ -110,7 +113,7 @@ def verify(directory: str | os.PathLike, checksums: bool = True) -> VerifyReport
         for key in manifest["keys"]:
             path = directory / entry["files"][key]["name"]
             report.checked += 1
-            problem = _check_header(path, entry, key, manifest)
+            problem, _ = _check_header(path, entry, key, manifest)
             if not problem and checksums and file_sha256(path) != entry["files"][key]["sha256"]:
                 problem = f"{path.name}: sha256 differs from the manifest (altered)"
             if problem:
@@ -139,10 +142,13 @@ def info(directory: str | os.PathLike) -> dict[str, Any]:
 class PairDataset(Dataset):
     """Memory-mapped pairs: ``ds[i] -> {"noise", "sample"[, "label"]}`` as torch tensors.
 
-    Shards are opened with ``numpy.load(mmap_mode="r")`` when first touched; at most
-    ``max_open_shards`` stay mapped (least recently used are closed), so the resident memory of a
-    pass over a set of any size stays bounded. Noise and sample come back as float32 (whatever
-    the storage dtype), labels as int64.
+    Each shard file is memory-mapped (read-only ``mmap``, viewed as an array past its ``.npy``
+    header, as ``numpy.load(mmap_mode="r")`` does) when first touched; nothing is read whole.
+    Pages that a mapping has touched count in the process's resident memory, so once about
+    ``resident_limit_bytes`` have been read the dataset hands the pages back to the OS
+    (``madvise(MADV_DONTNEED)``; the data stays in the page cache): resident memory stays bounded
+    for a pass over a set of any size, in sequential or random order. Noise and sample come back
+    as float32 (whatever the storage dtype), labels as int64.
 
     Batched reads: ``ds[indices]`` (a sequence, array, tensor or slice) and :meth:`get_batch`
     return ``{"noise": (B, *shape), "sample": (B, *shape)[, "label": (B,)]}`` in one vectorised
@@ -159,8 +165,8 @@ class PairDataset(Dataset):
     verify : bool, default False
         Recompute every sha256 first (reads the whole set once). Without it, the size and
         ``.npy`` header of each shard are still checked when it is opened.
-    max_open_shards : int, default 4
-        Shards kept mapped at once.
+    resident_limit_bytes : int, default 256 MiB
+        Bytes read through the maps before their pages are released.
 
     Raises
     ------
@@ -170,13 +176,16 @@ class PairDataset(Dataset):
     """
 
     def __init__(
-        self, directory: str | os.PathLike, verify: bool = False, max_open_shards: int = 4
+        self,
+        directory: str | os.PathLike,
+        verify: bool = False,
+        resident_limit_bytes: int = 256 * 2**20,
     ) -> None:
         self.directory = Path(directory)
         self.manifest = read_manifest(self.directory)
-        if max_open_shards < 1:
-            raise ValueError(f"max_open_shards must be >= 1, got {max_open_shards}")
-        self.max_open_shards = int(max_open_shards)
+        if resident_limit_bytes < 1:
+            raise ValueError(f"resident_limit_bytes must be >= 1, got {resident_limit_bytes}")
+        self.resident_limit_bytes = int(resident_limit_bytes)
         if not self.manifest["complete"]:
             done, total = len(self.manifest["shards"]), self.manifest["n_shards"]
             raise ValueError(
@@ -199,7 +208,14 @@ class PairDataset(Dataset):
                         f"{entry['files'][key]['bytes']} bytes (truncated or replaced?)"
                     )
         self._starts = [s["start"] for s in self._shards]
-        self._open: OrderedDict[int, dict[str, np.ndarray]] = OrderedDict()
+        self._row_bytes = sum(
+            np.dtype(self.manifest["dtypes"][k]).itemsize
+            * int(np.prod(self.manifest["shapes"][k], dtype=np.int64))
+            for k in self.keys
+        )
+        self._open: dict[int, dict[str, np.ndarray]] = {}
+        self._maps: list[mmap.mmap] = []
+        self._read_bytes = 0
 
     @property
     def sigma_max(self) -> float:
@@ -220,25 +236,41 @@ class PairDataset(Dataset):
         return int(self.manifest["count"])
 
     def __getstate__(self) -> dict[str, Any]:
-        # DataLoader workers reopen their own maps.
-        return {**self.__dict__, "_open": OrderedDict()}
+        # Maps are not picklable; DataLoader workers open their own.
+        return {**self.__dict__, "_open": {}, "_maps": [], "_read_bytes": 0}
 
     def _shard(self, index: int) -> dict[str, np.ndarray]:
         if index in self._open:
-            self._open.move_to_end(index)
             return self._open[index]
         entry = self._shards[index]
         arrays = {}
         for key in self.keys:
             path = self.directory / entry["files"][key]["name"]
-            problem = _check_header(path, entry, key, self.manifest)
+            problem, offset = _check_header(path, entry, key, self.manifest)
             if problem:
                 raise ValueError(f"corrupt pair set {self.directory}: {problem}")
-            arrays[key] = np.load(path, mmap_mode="r")
+            with open(path, "rb") as f:
+                mapped = mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ)
+            shape = (entry["count"], *self.manifest["shapes"][key])
+            dtype = np.dtype(self.manifest["dtypes"][key])
+            count = int(np.prod(shape, dtype=np.int64))
+            arrays[key] = np.frombuffer(mapped, dtype, count, offset).reshape(shape)
+            self._maps.append(mapped)
         self._open[index] = arrays
-        while len(self._open) > self.max_open_shards:
-            self._open.popitem(last=False)
         return arrays
+
+    def _account(self, rows: int) -> None:
+        # A row may straddle pages: count one extra page per row read.
+        self._read_bytes += rows * (self._row_bytes + mmap.PAGESIZE)
+        if self._read_bytes > self.resident_limit_bytes:
+            self.release_pages()
+
+    def release_pages(self) -> None:
+        """Hand the mapped pages back to the OS (the data stays in the page cache)."""
+        if hasattr(mmap, "MADV_DONTNEED"):
+            for mapped in self._maps:
+                mapped.madvise(mmap.MADV_DONTNEED)
+        self._read_bytes = 0
 
     def _locate(self, i: int) -> tuple[int, int]:
         n = len(self)
@@ -254,6 +286,7 @@ class PairDataset(Dataset):
         ):
             s, j = self._locate(int(index))
             arrays = self._shard(s)
+            self._account(1)
             return {k: self._to_tensor(k, np.array(arrays[k][j])) for k in self.keys}
         return self.get_batch(index)
 
@@ -291,6 +324,7 @@ class PairDataset(Dataset):
             s = int(shard_of[group[0]])
             local = idx[group] - self._starts[s]
             arrays = self._shard(s)
+            self._account(local.size)
             lo = int(local[0])
             # A contiguous run (sequential reading) is one slice of the map, no index array.
             contiguous = bool(np.all(np.diff(local) == 1))
