@@ -55,3 +55,41 @@ def test_spectrum_validates_shapes_and_dt():
     with pytest.raises(ValueError, match="dt must be"):
         Spectrum(np.array([0.9]), dt=-1.0)
     assert len(Spectrum(np.array([0.9]), dt=1.0).with_dt(0.5)) == 1
+
+
+def test_plot_eigenvalues_draws_points_and_unit_circle():
+    import matplotlib.pyplot as plt
+
+    from koopkit.analysis import plot_eigenvalues
+
+    ev = np.array([0.9 * np.exp(0.4j), 0.9 * np.exp(-0.4j), 0.5])
+    ax = plot_eigenvalues(Spectrum(ev))
+    np.testing.assert_allclose(ax.collections[0].get_offsets(), np.c_[ev.real, ev.imag])
+    circle = ax.lines[0].get_xydata()
+    np.testing.assert_allclose(np.hypot(circle[:, 0], circle[:, 1]), 1.0)
+    plt.close(ax.figure)
+
+
+def test_plot_continuous_spectrum_and_amplitudes_use_dt():
+    import matplotlib.pyplot as plt
+
+    from koopkit import DMD
+    from koopkit.analysis import plot_amplitudes, plot_continuous_spectrum
+    from koopkit.systems import LinearSystem
+
+    X = LinearSystem(np.array([[-0.2, 3.0], [-3.0, -0.2]])).simulate([1.0, 0.0], 40, 0.1)
+    dmd = DMD(rank=2).fit(X)
+    ax = plot_continuous_spectrum(dmd.spectrum(), dt=0.1)
+    np.testing.assert_allclose(ax.collections[0].get_offsets()[:, 0], [-0.2, -0.2], atol=1e-8)
+    np.testing.assert_allclose(
+        np.abs(ax.collections[0].get_offsets()[:, 1]), 3.0 / (2 * np.pi), rtol=1e-8
+    )
+    ax2 = plot_amplitudes(dmd, dt=0.1)
+    heights = ax2.containers[0].markerline.get_ydata()
+    expected = np.abs(dmd.amplitudes_) * np.linalg.norm(dmd.modes_, axis=0)
+    np.testing.assert_allclose(heights, expected)
+    with pytest.raises(ValueError, match="needs a Spectrum with amplitudes"):
+        plot_amplitudes(np.array([0.5, 0.2]))
+    with pytest.raises(ValueError, match="pass dt"):
+        plot_continuous_spectrum(np.array([0.5]))
+    plt.close("all")
