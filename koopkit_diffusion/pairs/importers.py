@@ -351,7 +351,8 @@ def import_trajectories(
 
     Parameters
     ----------
-    src : path to a ``.npy`` file (memory-mapped) or ndarray of shape (T, N, *shape)
+    src : path or ndarray
+        A ``.npy`` file (memory-mapped) or an array of shape ``(T, N, *shape)``;
         ``src[t, i]`` is the state of trajectory ``i`` at time index ``t``.
     out_dir : path
         Output pair set.
