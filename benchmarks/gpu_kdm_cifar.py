@@ -1,0 +1,215 @@
+"""Training throughput of the ``cifar10-uncond`` KDM step on a GPU: fp32 eager vs bf16 (+ compile).
+
+One short prepared script for a GPU machine. It builds the paper-scale preset (three UNets,
+LPIPS with randomly initialised weights in the same file format, patch discriminator), feeds
+synthetic pairs that already sit on the device, and times :meth:`Trainer.train_step` — the full
+optimizer step: generator forward/backward, NaN guard, Adam, EMA, discriminator step. It prints
+images/s per mode, the speed-up over fp32 eager measured in the same run, and the model-FLOPs
+utilisation (MFU): FLOPs of one step counted with :class:`torch.utils.flop_counter.FlopCounterMode`
+(matmuls, convolutions, attention; forward and backward) times steps/s over the card's bf16
+dense peak.
+
+GPU::
+
+    python benchmarks/gpu_kdm_cifar.py                          # fp32, bf16, bf16+compile
+    python benchmarks/gpu_kdm_cifar.py --modes bf16+compile+cl --steps 50
+
+CPU check that the script runs (tiny model, seconds)::
+
+    python benchmarks/gpu_kdm_cifar.py --smoke
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import json
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import torch
+from torch.utils.flop_counter import FlopCounterMode
+
+from koopkit_diffusion.trainer import TensorDictDataset, Trainer, TrainerConfig
+from koopkit_diffusion.trainer.data import batch_to_device
+
+# Dense (no sparsity) bf16 tensor-core peaks, SXM parts, from NVIDIA's data sheets.
+PEAK_BF16_FLOPS = {"H100": 989.4e12, "H200": 989.4e12}
+
+# Tiny overrides for --smoke (CPU): the same architecture family, about a second per step.
+SMOKE_OVERRIDES = {
+    "model.model_channels": "8",
+    "model.channel_mult": "1,2",
+    "model.num_blocks": "1",
+    "model.lpips_resize": "none",
+    "model.discriminator_channels": "8",
+}
+
+
+def build_model_and_config(preset: str, overrides: dict[str, str], lpips_dir: Path):
+    """The one model factory: ``(model, TrainerConfig)`` of a named KDM preset.
+
+    LPIPS weights are pointed at ``lpips_dir`` (random weights in the real file format: the
+    benchmark measures speed, not perceptual quality).
+    """
+    from koopkit_diffusion.kdm import KDM
+    from koopkit_diffusion.presets import get_preset
+
+    spec = get_preset(preset, {**overrides, "model.lpips_weights": str(lpips_dir)})
+    return KDM(spec.model), spec.train
+
+
+def write_random_lpips_weights(folder: Path) -> None:
+    """Randomly initialised VGG16 trunk and LPIPS heads in the files LPIPS expects."""
+    from koopkit_diffusion import losses
+
+    torch.manual_seed(0)
+    torch.save(losses._vgg16_trunk().state_dict(), folder / losses.LPIPS_TRUNK_FILE)
+    heads = {
+        f"lin{i}.model.1.weight": torch.rand(1, c, 1, 1) / c
+        for i, c in enumerate(losses._LPIPS_CHANNELS)
+    }
+    torch.save(heads, folder / losses.LPIPS_LINEAR_FILE)
+
+
+def parse_mode(mode: str) -> dict:
+    """``fp32`` | ``bf16`` with optional ``+compile`` and ``+cl`` (channels-last)."""
+    parts = mode.split("+")
+    if parts[0] not in ("fp32", "bf16") or not set(parts[1:]) <= {"compile", "cl"}:
+        raise ValueError(f"mode must be fp32|bf16 with optional +compile, +cl; got {mode!r}")
+    return {
+        "amp": "bf16" if parts[0] == "bf16" else "none",
+        "compile": "compile" in parts,
+        "channels_last": "cl" in parts,
+    }
+
+
+def _sync(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def run_mode(mode: str, args, lpips_dir: Path, batches: list, run_root: Path) -> dict:
+    """Time one mode; returns images/s, step time, compile/warm-up time and FLOPs per step."""
+    torch.manual_seed(0)
+    model, preset_train = build_model_and_config(args.preset, args.overrides, lpips_dir)
+    config = TrainerConfig.from_dict(
+        {
+            **preset_train.to_dict(),
+            **parse_mode(mode),
+            "batch_size": args.batch,
+            "steps": args.warmup + args.steps + 1,
+            "progress": False,
+            "tensorboard": False,
+            "device": args.device,
+        }
+    )
+    dataset = TensorDictDataset(**{k: v.cpu() for k, v in batches[0].items()})
+    trainer = Trainer(model, dataset, config, run_root / mode.replace("+", "_"))
+    device = trainer.ctx.device
+    dev_batches = [batch_to_device(b, device, config.channels_last) for b in batches]
+
+    t0 = time.perf_counter()
+    for i in range(args.warmup):
+        trainer.train_step(dev_batches[i % len(dev_batches)])
+    _sync(device)
+    warmup_s = time.perf_counter() - t0
+
+    flops = None
+    if not config.compile:
+        with FlopCounterMode(display=False) as counter:
+            trainer.train_step(dev_batches[0])
+        flops = counter.get_total_flops()
+
+    _sync(device)
+    t0 = time.perf_counter()
+    for i in range(args.steps):
+        trainer.train_step(dev_batches[i % len(dev_batches)])
+    _sync(device)
+    elapsed = time.perf_counter() - t0
+    result = {
+        "mode": mode,
+        "device": str(device),
+        "images_per_s": args.steps * args.batch / elapsed,
+        "step_ms": 1e3 * elapsed / args.steps,
+        "warmup_s": warmup_s,
+        "flops_per_step": flops,
+        "bad_steps": trainer.bad_steps,
+        "peak_mem_gib": (
+            torch.cuda.max_memory_allocated(device) / 2**30 if device.type == "cuda" else None
+        ),
+    }
+    trainer.close()
+    del trainer, model, dev_batches
+    gc.collect()
+    if device.type == "cuda":
+        torch.cuda.empty_cache()
+        torch.cuda.reset_peak_memory_stats(device)
+    return result
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--preset", default="cifar10-uncond")
+    parser.add_argument("--modes", default="fp32,bf16,bf16+compile")
+    parser.add_argument("--batch", type=int, default=128, help="global batch (paper: 128)")
+    parser.add_argument("--steps", type=int, default=20, help="timed steps per mode")
+    parser.add_argument("--warmup", type=int, default=5, help="untimed steps (incl. compile)")
+    parser.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"))
+    parser.add_argument("--peak-tflops", type=float, default=None, help="bf16 dense peak")
+    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                        help="preset override, e.g. model.num_blocks=2")  # fmt: skip
+    parser.add_argument("--smoke", action="store_true", help="tiny CPU-sized run")
+    parser.add_argument("--json", type=Path, default=None, help="also write results here")
+    args = parser.parse_args(argv)
+    args.overrides = dict(item.split("=", 1) for item in args.set)
+    if args.smoke:
+        args.overrides = {**SMOKE_OVERRIDES, **args.overrides}
+        args.batch, args.steps, args.warmup = 2, 1, 1
+        if args.modes == parser.get_default("modes"):
+            args.modes = "fp32,bf16"
+
+    name = torch.cuda.get_device_name() if torch.cuda.is_available() else "cpu"
+    peak = args.peak_tflops * 1e12 if args.peak_tflops else None
+    peak = peak or next((v for k, v in PEAK_BF16_FLOPS.items() if k in name), None)
+    print(f"device: {name}; torch {torch.__version__}; preset {args.preset}; batch {args.batch}")
+
+    g = torch.Generator().manual_seed(0)
+    shape = (args.batch, 3, 32, 32)
+    batches = [
+        {"noise": torch.randn(shape, generator=g), "sample": torch.randn(shape, generator=g).tanh()}
+        for _ in range(4)
+    ]
+    results = []
+    with tempfile.TemporaryDirectory() as tmp:
+        lpips_dir = Path(tmp) / "lpips"
+        lpips_dir.mkdir()
+        write_random_lpips_weights(lpips_dir)
+        for mode in args.modes.split(","):
+            results.append(run_mode(mode, args, lpips_dir, batches, Path(tmp) / "runs"))
+
+    base = results[0]
+    flops = next((r["flops_per_step"] for r in results if r["flops_per_step"]), None)
+    print(f"FLOPs per training step (FlopCounterMode): {flops / 1e12:.3f} TFLOP" if flops else "")
+    print(f"{'mode':<22}{'img/s':>10}{'ms/step':>10}{'vs ' + base['mode']:>14}{'MFU':>8}"
+          f"{'warm-up s':>11}")  # fmt: skip
+    for r in results:
+        achieved = flops * r["images_per_s"] / args.batch if flops else None
+        r["mfu"] = achieved / peak if (achieved and peak) else None
+        r["speedup"] = r["images_per_s"] / base["images_per_s"]
+        mfu = f"{100 * r['mfu']:.1f}%" if r["mfu"] is not None else "n/a"
+        print(f"{r['mode']:<22}{r['images_per_s']:>10.1f}{r['step_ms']:>10.1f}"
+              f"{r['speedup']:>13.2f}x{mfu:>8}{r['warmup_s']:>11.1f}")  # fmt: skip
+    if peak is None:
+        print("MFU: unknown peak for this device (pass --peak-tflops)")
+    else:
+        print(f"MFU against a bf16 dense peak of {peak / 1e12:.1f} TFLOP/s")
+    if args.json:
+        args.json.write_text(json.dumps({"device": name, "results": results}, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
