@@ -1,9 +1,7 @@
 """Training for the diffusion side: EMA, bf16 AMP, DDP under ``torchrun``, atomic checkpoints,
-exact resume, ``metrics.jsonl``.
+exact resume, ``metrics.jsonl``. The user guide's "Training" page walks through it.
 
-Public API
-----------
-::
+**Public API** ::
 
     from koopkit_diffusion.trainer import (
         TrainerConfig, Trainer, TrainResult, train, load_run, RunState, TensorDictDataset,
@@ -30,35 +28,33 @@ Public API
                       resume=False)       # False | True (latest) | "auto" | checkpoint path
     result = trainer.train(stop_at=None)  # stop_at: stop (with a checkpoint) at this global step
     trainer.close()                       # or `with Trainer(...) as trainer:`
+    trainer.train_step(batch)             # one optimizer step on a device batch (benchmarks)
+    trainer.save(); trainer.state_dict(); trainer.learning_rate(step); trainer.step
     result = train(model, dataset, cfg, run_dir, on_sample=None, metadata=None, resume=False)
 
     result.model, result.ema              # trained nn.Module and its EMA copy (nn.Module)
     result.history                        # list of metrics.jsonl records (dicts)
-    result.step, result.bad_steps, result.run_dir, result.checkpoint
+    result.step, result.bad_steps, result.bad_disc_steps, result.run_dir, result.checkpoint
 
     state = load_run(run_dir, model=None, checkpoint="latest", map_location="cpu")
     state.config (TrainerConfig), state.metadata (dict), state.step, state.model_state,
     state.ema_state, state.checkpoint (Path); if `model` is given its weights are replaced in
     place by the EMA weights and returned as state.model.
 
-Model protocol
---------------
-``model.losses(batch: dict[str, Tensor]) -> dict[str, Tensor]`` with a scalar ``"total"``
-(backpropagated; every entry is logged). If ``getattr(model, "discriminator", None)`` is an
-``nn.Module``, its parameters get their own Adam optimizer and, after each generator step,
-``model.discriminator_loss(batch)`` (a scalar tensor, or a dict with ``"total"``) is
-backpropagated and stepped; the generator optimizer holds every other parameter.
+**Model protocol.** ``model.losses(batch: dict[str, Tensor]) -> dict[str, Tensor]`` with a
+scalar ``"total"`` (backpropagated; every entry is logged). If
+``getattr(model, "discriminator", None)`` is an ``nn.Module``, its parameters get their own Adam
+optimizer and, after each generator step, ``model.discriminator_loss(batch)`` (a scalar tensor,
+or a dict with ``"total"``) is backpropagated and stepped; the generator optimizer holds every
+other parameter.
 
-Datasets
---------
-Any map-style dataset of dicts (``{"noise", "sample", optional "label"}``). If the dataset has
-``get_batch(indices) -> dict`` it is called once per batch with a sorted index array (fast path
+**Datasets.** Any map-style dataset of dicts (``{"noise", "sample", optional "label"}``). If the
+dataset has ``get_batch(indices) -> dict`` (as :class:`koopkit_diffusion.pairs.PairDataset` does),
+it is called once per batch with a sorted index array (fast path
 for memory-mapped pair sets and in-memory tensors, see :class:`TensorDictDataset`); otherwise
 items are read one by one and collated.
 
-Run directory
--------------
-::
+**Run directory** ::
 
     run_dir/config.json                  {"trainer": {fields}, "metadata": {...}, "world_size": W}
     run_dir/metrics.jsonl                one JSON record per log step
