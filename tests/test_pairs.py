@@ -24,7 +24,8 @@ from koopkit_diffusion.pairs import PairDataset, generate_pairs, pair_noise, ver
 def mlp_teacher(label_dim: int = 0, seed: int = 0) -> EDMPrecond:
     """A small untrained 2-D MLP teacher; its weights depend on ``seed`` only."""
     torch.manual_seed(seed)
-    return EDMPrecond(MLPNet(dim=2, hidden=32, depth=1, label_dim=label_dim), label_dim=label_dim)
+    net = MLPNet(dim=2, hidden=32, depth=1, label_dim=label_dim)
+    return EDMPrecond(net, label_dim=label_dim).eval()
 
 
 def shard_bytes(directory: Path) -> dict[str, bytes]:
@@ -138,6 +139,10 @@ def test_bad_arguments_are_refused(tmp_path):
         generate_pairs(mlp_teacher(), tmp_path / "a", 10, shape=(), progress=False)
     with pytest.raises(ValueError, match="dtype"):
         generate_pairs(mlp_teacher(), tmp_path / "b", 10, shape=(2,), dtype="int8", progress=False)
+    with pytest.warns(UserWarning, match="training mode"):
+        generate_pairs(
+            mlp_teacher().train(), tmp_path / "d", 10, shape=(2,), n_steps=1, progress=False
+        )
     with pytest.raises(ValueError, match="batch_size"):
         generate_pairs(mlp_teacher(), tmp_path / "c", 10, shape=(2,), batch_size=0, progress=False)
 

@@ -112,15 +112,20 @@ def test_dataloader_with_batch_sampler_reads_whole_batches(pair_set):
     np.testing.assert_array_equal(noise.numpy(), arrays["noise"].astype(np.float32))
 
 
-def test_pages_are_released_once_the_resident_limit_is_read(pair_set):
+def test_pages_are_released_once_the_resident_limit_is_reached(pair_set, monkeypatch):
     out, arrays = pair_set
-    row = 2 * 2 * int(np.prod(SHAPE)) + 8 + 4096  # noise + sample (float16), label, one page
-    ds = PairDataset(out, resident_limit_bytes=10 * row)
-    ds.get_batch(range(9))
-    assert ds._read_bytes == 9 * row
-    ds.get_batch(range(9, 16))
-    assert ds._read_bytes == 0
-    np.testing.assert_array_equal(ds[3]["sample"].numpy(), arrays["sample"][3].astype(np.float32))
+    released = []
+    monkeypatch.setattr(PairDataset, "release_pages", lambda self: released.append(1))
+    PairDataset(out).get_batch(range(50))
+    assert not released
+    tight = PairDataset(out, resident_limit_bytes=1)
+    tight.get_batch(range(50))
+    assert released
+    monkeypatch.undo()
+    tight.release_pages()
+    np.testing.assert_array_equal(
+        tight[3]["sample"].numpy(), arrays["sample"][3].astype(np.float32)
+    )
 
 
 def test_truncated_shard_is_named_by_verify_and_dataset(pair_set):

@@ -18,6 +18,18 @@ from .format import file_sha256, read_manifest
 
 __all__ = ["PairDataset", "VerifyReport", "info", "verify"]
 
+_STATM = Path("/proc/self/statm")
+# Item reads check the resident memory once every this many reads (batched reads every time).
+_ITEM_CHECK_EVERY = 64
+
+
+def _resident_file_bytes() -> int | None:
+    """Resident file-backed memory of this process (Linux ``statm``), or None where unknown."""
+    try:
+        return int(_STATM.read_bytes().split()[2]) * mmap.PAGESIZE
+    except (OSError, IndexError, ValueError):
+        return None
+
 
 def _check_header(
     path: Path, entry: dict[str, Any], key: str, manifest: dict[str, Any]
@@ -144,11 +156,13 @@ class PairDataset(Dataset):
 
     Each shard file is memory-mapped (read-only ``mmap``, viewed as an array past its ``.npy``
     header, as ``numpy.load(mmap_mode="r")`` does) when first touched; nothing is read whole.
-    Pages that a mapping has touched count in the process's resident memory, so once about
-    ``resident_limit_bytes`` have been read the dataset hands the pages back to the OS
-    (``madvise(MADV_DONTNEED)``; the data stays in the page cache): resident memory stays bounded
-    for a pass over a set of any size, in sequential or random order. Noise and sample come back
-    as float32 (whatever the storage dtype), labels as int64.
+    Pages that a mapping has touched count in the process's resident memory (and a fault maps
+    whole neighbourhoods of cached pages: kernel fault-around and large folios), so when the
+    process's resident file-backed memory has grown by ``resident_limit_bytes`` since the last
+    release (``/proc/self/statm``; elsewhere: bytes read), the dataset hands the mapped pages back
+    to the OS (``madvise(MADV_DONTNEED)``; the data stays in the page cache). Resident memory
+    thus stays bounded for a pass over a set of any size, in sequential or random order. Noise and
+    sample come back as float32 (whatever the storage dtype), labels as int64.
 
     Batched reads: ``ds[indices]`` (a sequence, array, tensor or slice) and :meth:`get_batch`
     return ``{"noise": (B, *shape), "sample": (B, *shape)[, "label": (B,)]}`` in one vectorised
@@ -166,7 +180,7 @@ class PairDataset(Dataset):
         Recompute every sha256 first (reads the whole set once). Without it, the size and
         ``.npy`` header of each shard are still checked when it is opened.
     resident_limit_bytes : int, default 256 MiB
-        Bytes read through the maps before their pages are released.
+        Growth of resident mapped memory after which the mapped pages are released.
 
     Raises
     ------
@@ -216,6 +230,8 @@ class PairDataset(Dataset):
         self._open: dict[int, dict[str, np.ndarray]] = {}
         self._maps: list[mmap.mmap] = []
         self._read_bytes = 0
+        self._reads = 0
+        self._baseline = _resident_file_bytes() or 0
 
     @property
     def sigma_max(self) -> float:
@@ -239,6 +255,9 @@ class PairDataset(Dataset):
         # Maps are not picklable; DataLoader workers open their own.
         return {**self.__dict__, "_open": {}, "_maps": [], "_read_bytes": 0}
 
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state, _baseline=_resident_file_bytes() or 0)
+
     def _shard(self, index: int) -> dict[str, np.ndarray]:
         if index in self._open:
             return self._open[index]
@@ -259,10 +278,14 @@ class PairDataset(Dataset):
         self._open[index] = arrays
         return arrays
 
-    def _account(self, rows: int) -> None:
-        # A row may straddle pages: count one extra page per row read.
-        self._read_bytes += rows * (self._row_bytes + mmap.PAGESIZE)
-        if self._read_bytes > self.resident_limit_bytes:
+    def _account(self, rows: int, batched: bool) -> None:
+        self._read_bytes += rows * self._row_bytes
+        self._reads += 1
+        if not batched and self._reads % _ITEM_CHECK_EVERY:
+            return
+        resident = _resident_file_bytes()
+        grown = self._read_bytes if resident is None else resident - self._baseline
+        if grown > self.resident_limit_bytes:
             self.release_pages()
 
     def release_pages(self) -> None:
@@ -271,6 +294,7 @@ class PairDataset(Dataset):
             for mapped in self._maps:
                 mapped.madvise(mmap.MADV_DONTNEED)
         self._read_bytes = 0
+        self._baseline = _resident_file_bytes() or 0
 
     def _locate(self, i: int) -> tuple[int, int]:
         n = len(self)
@@ -286,7 +310,7 @@ class PairDataset(Dataset):
         ):
             s, j = self._locate(int(index))
             arrays = self._shard(s)
-            self._account(1)
+            self._account(1, batched=False)
             return {k: self._to_tensor(k, np.array(arrays[k][j])) for k in self.keys}
         return self.get_batch(index)
 
@@ -314,8 +338,9 @@ class PairDataset(Dataset):
             raise IndexError(f"pair indices must lie in [-{n}, {n}) for {n} pairs")
         idx %= max(n, 1)
         shard_of = np.searchsorted(self._starts, idx, side="right") - 1
+        # Rows are cast to the output dtypes while they are gathered: one pass over the data.
         out = {
-            k: np.empty((idx.size, *self.manifest["shapes"][k]), self.manifest["dtypes"][k])
+            k: np.empty((idx.size, *self.manifest["shapes"][k]), self._OUT_DTYPES[k])
             for k in self.keys
         }
         order = np.argsort(shard_of, kind="stable")
@@ -324,19 +349,20 @@ class PairDataset(Dataset):
             s = int(shard_of[group[0]])
             local = idx[group] - self._starts[s]
             arrays = self._shard(s)
-            self._account(local.size)
             lo = int(local[0])
             # A contiguous run (sequential reading) is one slice of the map, no index array.
             contiguous = bool(np.all(np.diff(local) == 1))
             for k in self.keys:
                 out[k][group] = arrays[k][lo : lo + local.size] if contiguous else arrays[k][local]
-        return {k: self._to_tensor(k, v) for k, v in out.items()}
+            # Checked per shard: a large scattered batch can touch much of every shard it visits.
+            self._account(local.size, batched=True)
+        return {k: torch.from_numpy(v) for k, v in out.items()}
 
-    @staticmethod
-    def _to_tensor(key: str, array: np.ndarray) -> torch.Tensor:
-        if key == "label":
-            return torch.from_numpy(np.asarray(array, np.int64))
-        return torch.from_numpy(np.asarray(array, np.float32))
+    _OUT_DTYPES = {"noise": np.float32, "sample": np.float32, "label": np.int64}
+
+    @classmethod
+    def _to_tensor(cls, key: str, array: np.ndarray) -> torch.Tensor:
+        return torch.from_numpy(np.asarray(array, cls._OUT_DTYPES[key]))
 
     def __repr__(self) -> str:
         return (

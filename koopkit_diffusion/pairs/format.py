@@ -221,7 +221,8 @@ class PairSetWriter:
     manifest : dict
         From :func:`new_manifest`.
     resume : bool, default True
-        Continue a set found in ``directory``; with ``False`` an existing manifest is an error.
+        Continue a set found in ``directory``; with ``False`` a set that already has complete
+        shards is an error.
     """
 
     def __init__(
@@ -240,10 +241,10 @@ class PairSetWriter:
                         f"{self.directory} holds a different pair set; refusing to write into it "
                         "(choose another directory). Differences: " + "; ".join(diff)
                     )
-                if not resume:
+                if not resume and existing["shards"]:
                     raise FileExistsError(
-                        f"{self.directory} already holds this pair set; pass resume=True to "
-                        "continue it or choose another directory"
+                        f"{self.directory} already holds this pair set with complete shards; "
+                        "pass resume=True to continue it or choose another directory"
                     )
                 self.manifest = existing
             else:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
+import warnings
 from collections.abc import Callable
 from typing import Any
 
@@ -156,7 +157,7 @@ def generate_pairs(
     device : str or torch.device, optional
         Where the teacher runs; default the device of its first parameter, else CPU.
     resume : bool, default True
-        Continue a set found in ``out_dir``; ``False`` refuses an existing set.
+        Continue a set found in ``out_dir``; ``False`` refuses a set with complete shards.
     progress : bool, default True
         Show a tqdm bar (rank 0 only).
     teacher_description : str, optional
@@ -205,6 +206,12 @@ def generate_pairs(
         sampler=sampler,
         source="generate",
     )
+    if isinstance(teacher, torch.nn.Module) and teacher.training:
+        warnings.warn(
+            "the teacher is in training mode (dropout active, samples not reproducible); "
+            "call teacher.eval() first",
+            stacklevel=2,
+        )
     writer = PairSetWriter(out_dir, manifest, resume=resume)
     rank, world = _rank_world()
     done = writer.completed()
