@@ -388,3 +388,51 @@ def test_cli_import_requires_the_noise_scale():
                 "0",
             ]
         )
+
+
+def test_cli_generate_from_a_teacher_run(tmp_path, capsys):
+    import dataclasses
+
+    from koopkit_diffusion.edm import heun_sample
+    from koopkit_diffusion.teacher import PRESETS, load_teacher, train_teacher
+
+    tiny = dataclasses.replace(
+        PRESETS["checkerboard"],
+        hidden=16,
+        depth=1,
+        steps=2,
+        batch_size=32,
+        n_train=500,
+        warmup_steps=1,
+        log_every=1,
+        checkpoint_every=2,
+    )
+    run = train_teacher(tiny, tmp_path / "teacher", progress=False)
+    out = tmp_path / "pairs"
+    argv = [
+        "pairs",
+        "generate",
+        "--teacher",
+        str(run),
+        "--out",
+        str(out),
+        "--n",
+        "50",
+        "--steps",
+        "3",
+        "--shard-size",
+        "20",
+        "--batch-size",
+        "16",
+        "--device",
+        "cpu",
+    ]
+    assert run_cli(argv) == 0
+    assert "3/3 shards complete" in capsys.readouterr().out
+    ds = PairDataset(out)
+    assert ds.manifest["sampler"]["nfe"] == 5 and ds.shape == (2,)
+    batch = ds.get_batch(range(50))
+    expected = heun_sample(
+        load_teacher(run), batch["noise"].double(), n_steps=3, dtype=torch.float64
+    ).samples
+    np.testing.assert_allclose(batch["sample"].numpy(), expected.numpy(), rtol=1e-5, atol=1e-5)
