@@ -268,7 +268,7 @@ class HeunSample:
         Number of denoiser evaluations, ``2N − 1``.
     sigmas : torch.Tensor of shape (n_steps + 1,)
         The schedule used (last entry 0).
-    trajectory : torch.Tensor of shape (n_steps + 1, *noise.shape) or None
+    trajectory : torch.Tensor of shape (n_steps + 1, batch, ...) or None
         States ``x_0 = σmax·ε, x_1, ..., x_N`` at the noise levels ``sigmas``, when requested.
     """
 

@@ -127,12 +127,12 @@ class TeacherConfig:
             )
 
     @property
-    def label_dim(self) -> int:
+    def num_classes(self) -> int:
         """Number of classes the teacher is conditioned on (0: unconditional)."""
         return 10 if self.conditional else 0
 
     @property
-    def shape(self) -> tuple[int, ...]:
+    def sample_shape(self) -> tuple[int, ...]:
         """Shape of one sample: ``(2,)`` or ``(1, 8, 8)``."""
         return (2,) if self.data in _TOY else (1, 8, 8)
 
@@ -204,7 +204,7 @@ def build_teacher(config: TeacherConfig) -> Teacher:
 
     torch.manual_seed(config.seed)
     if config.network == "mlp":
-        net = MLPNet(dim=2, hidden=config.hidden, depth=config.depth, label_dim=config.label_dim)
+        net = MLPNet(dim=2, hidden=config.hidden, depth=config.depth, label_dim=config.num_classes)
     else:
         net = UNet(
             8,
@@ -215,10 +215,15 @@ def build_teacher(config: TeacherConfig) -> Teacher:
             num_blocks=config.num_blocks,
             attn_resolutions=config.attn_resolutions,
             dropout=config.dropout,
-            label_dim=config.label_dim,
+            label_dim=config.num_classes,
         )
     return Teacher(
-        net, config.shape, config.sigma_data, config.label_dim, config.sigma_min, config.sigma_max
+        net,
+        config.sample_shape,
+        config.sigma_data,
+        config.num_classes,
+        config.sigma_min,
+        config.sigma_max,
     )
 
 
@@ -421,7 +426,8 @@ def sample_teacher(
 
     Returns
     -------
-    samples : torch.Tensor of shape (n, *teacher.shape), on the CPU
+    samples : torch.Tensor of shape (n, ...), on the CPU
+        ``...`` is ``teacher.shape``.
     labels : torch.Tensor of shape (n,) or None
     """
     from tqdm.auto import tqdm

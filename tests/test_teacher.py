@@ -91,7 +91,7 @@ def test_run_directory_refuses_a_different_config(tmp_path):
 def test_config_validation_and_round_trip():
     cfg = PRESETS["digits"]
     assert TeacherConfig.from_dict(json.loads(json.dumps(cfg.to_dict()))) == cfg
-    assert cfg.label_dim == 10 and cfg.shape == (1, 8, 8)
+    assert cfg.num_classes == 10 and cfg.sample_shape == (1, 8, 8)
     with pytest.raises(ValueError, match="network='mlp'"):
         TeacherConfig(data="digits", network="mlp")
     with pytest.raises(ValueError, match="steps"):
