@@ -149,10 +149,14 @@ class DMD(SpectralModelMixin, BaseEstimator):
                     f"(min of {Xp.shape[0]} pairs and {2 * Xp.shape[1]} features)"
                 )
             Ut = truncated_svd(
-                ops.concat([Xp, Yp], axis=1), self.tlsq_rank, self.svd, seed=self.seed
+                ops.concat([Xp, Yp], axis=1),
+                self.tlsq_rank,
+                self.svd,
+                seed=self.seed,
+                check_finite=False,
             )[0]
             Xp, Yp = Ut @ (Ut.T @ Xp), Ut @ (Ut.T @ Yp)
-        Ut, s, Vh = truncated_svd(Xp, self.rank, self.svd, seed=self.seed)
+        Ut, s, Vh = truncated_svd(Xp, self.rank, self.svd, seed=self.seed, check_finite=False)
         YUs = (Yp.T @ Ut) / s  # (n, r): Y^T U_t S^-1, shared by the operator and exact modes
         A_forward = Vh @ YUs
         if self.forward_backward:

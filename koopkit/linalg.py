@@ -17,8 +17,9 @@ Paths (``method``):
   ``sqrt(eps) * s_max`` are not resolved and are dropped.
 - ``"randomized"``: randomized range finder with oversampling and power iterations (Halko,
   Martinsson & Tropp 2011, SIAM Rev. 53(2), Algorithms 4.4 and 5.1). Needs an integer rank.
-- ``"auto"``: randomized for a small integer rank of a large matrix, gram for a tall or wide
-  matrix, the thin SVD otherwise.
+- ``"auto"``: the cheapest accurate path for the shape and rank
+  (:func:`choose_svd_method`): gram for tall or wide matrices, randomized for a small integer
+  rank of a large matrix, the thin SVD otherwise.
 
 All functions take numpy arrays or torch tensors and return the same kind.
 """
@@ -116,39 +117,48 @@ def svd_rank(s, shape: tuple[int, int], rank=None) -> int:
 def choose_svd_method(shape: tuple[int, int], rank=None, oversample: int = 10) -> str:
     """The path ``method="auto"`` takes for a matrix of ``shape`` and a rank rule.
 
-    Randomized when ``rank`` is a positive integer with ``rank + oversample`` at most a quarter
-    of ``min(shape)`` and the matrix has at least 10^5 entries; the Gram path when one side
-    is at least four times the other and the matrix has at least 10^5 entries; the thin SVD
-    otherwise.
+    Matrices with fewer than 10^5 entries use the thin SVD. Elongated matrices (one side at
+    least four times the other) use the Gram path, whose cost ``O(k^2 N)`` (``k`` the short
+    side, ``N`` the long one) beats the randomized path's ``O(k N l)`` passes while ``k`` is
+    below about ``20 l``, ``l = rank + oversample``. Otherwise a positive integer rank with
+    ``l`` at most a quarter of the short side uses the randomized path, and everything else
+    the thin SVD.
     """
     m, n = shape
     small_k, large = min(m, n), max(m, n)
-    big = m * n >= 100_000
+    if m * n < 100_000:
+        return "svd"
     int_rank = isinstance(rank, numbers.Integral) and not isinstance(rank, bool) and rank > 0
-    if big and int_rank and rank + oversample <= small_k // 4:
-        return "randomized"
-    if big and large >= 4 * small_k:
+    elongated = large >= 4 * small_k
+    if elongated and not (int_rank and small_k > 20 * (rank + oversample)):
         return "gram"
-    return "svd"
+    if int_rank and rank + oversample <= small_k // 4:
+        return "randomized"
+    return "gram" if elongated else "svd"
 
 
-def _gram_svd(ops, X):
-    """Method of snapshots: eigen-decompose the smaller of ``X^T X`` and ``X X^T``."""
+def _gram_svd(ops, X, rank):
+    """Method of snapshots: eigen-decompose the smaller of ``X^T X`` and ``X X^T``.
+
+    Only the kept singular vectors are formed, so the cost is one Gram product, one small
+    eigen-decomposition and one thin product with ``X``.
+    """
     m, n = X.shape
     tall = m >= n
     evals, W = ops.eigh(X.T @ X if tall else X @ X.T)
     # eigh sorts ascending; singular values are wanted decreasing.
     s = ops.sqrt_nonneg(ops.flip(evals, 0))
-    W = ops.flip(W, 1)
     # Squaring the matrix squares its condition number: values below ~sqrt(eps) s_max are noise.
-    keep = max(1, int((s > s[0] * 10 * np.sqrt(ops.eps)).sum()))
-    s, W = s[:keep], W[:, :keep]
+    resolved = max(1, int((s > s[0] * 10 * np.sqrt(ops.eps)).sum()))
+    r = min(svd_rank(s, (m, n), rank), resolved)
+    s, W = s[:r], ops.flip(W[:, -r:], 1)
     if tall:
         return (X @ W) / s, s, W.T
     return W, s, (W.T @ X) / s[:, None]
 
 
 def _randomized_svd(ops, X, k: int, oversample: int, n_power_iter: int, seed: int):
+    """Range finder with subspace iteration (Halko et al. 2011, Alg. 4.4), then Alg. 5.1."""
     m, n = X.shape
     ell = min(k + oversample, min(m, n))
     Q = ops.qr(X @ ops.normal((n, ell), seed))
@@ -156,7 +166,7 @@ def _randomized_svd(ops, X, k: int, oversample: int, n_power_iter: int, seed: in
         Q = ops.qr(X.T @ Q)
         Q = ops.qr(X @ Q)
     Ub, s, Vh = ops.svd(Q.T @ X)
-    return Q @ Ub, s, Vh
+    return Q @ Ub[:, :k], s[:k], Vh[:k]
 
 
 def truncated_svd(
@@ -166,6 +176,7 @@ def truncated_svd(
     oversample: int = 10,
     n_power_iter: int = 2,
     seed: int = 0,
+    check_finite: bool = True,
 ):
     """Truncated SVD ``X ≈ U diag(s) Vh`` under a rank rule.
 
@@ -185,6 +196,8 @@ def truncated_svd(
         the spectrum seen by the range finder.
     seed : int, default 0
         Seed of the random test matrix (randomized path).
+    check_finite : bool, default True
+        Check ``X`` for NaN/Inf (one pass over the data; callers that already checked skip it).
 
     Returns
     -------
@@ -207,7 +220,7 @@ def truncated_svd(
         raise ValueError(f"X must be a 2-D matrix of shape (m, n), got shape {tuple(X.shape)}")
     if min(X.shape) < 1:
         raise ValueError(f"X must be non-empty, got shape {tuple(X.shape)}")
-    if not ops.all_finite(X):
+    if check_finite and not ops.all_finite(X):
         raise ValueError("X contains NaN or Inf; expected finite values")
     if method not in SVD_METHODS:
         raise ValueError(f"method must be one of {SVD_METHODS}, got {method!r}")
@@ -223,10 +236,9 @@ def truncated_svd(
                 f"method='randomized' needs a positive integer rank, got {rank!r}; "
                 "use method='svd' or 'gram' for energy or optimal-threshold rules"
             )
-        U, s, Vh = _randomized_svd(ops, X, int(rank), oversample, n_power_iter, seed)
-        r = int(rank)
-    else:
-        U, s, Vh = _gram_svd(ops, X) if method == "gram" else ops.svd(X)
-        r = svd_rank(s, shape, rank)
-        r = min(r, len(s))
+        return _randomized_svd(ops, X, int(rank), oversample, n_power_iter, seed)
+    if method == "gram":
+        return _gram_svd(ops, X, rank)
+    U, s, Vh = ops.svd(X)
+    r = svd_rank(s, shape, rank)
     return U[:, :r], s[:r], Vh[:r]
