@@ -274,3 +274,21 @@ def test_data_order_is_a_pure_function_of_seed_and_step_for_any_world_size(
         np.testing.assert_array_equal(got, np.sort(stream[step]))
     epoch = np.concatenate(stream[:per_epoch])
     assert len(np.unique(epoch)) == len(epoch)  # no repeats within an epoch
+
+
+def test_pair_dataset_with_workers_gives_the_same_run_as_in_memory_tensors(tmp_path):
+    from koopkit_diffusion.pairs import PairDataset, generate_pairs
+
+    def teacher(x, sigma, labels):
+        return 0.5 * torch.tanh(x)
+
+    generate_pairs(teacher, tmp_path / "pairs", 40, shape=(2,), n_steps=2, shard_size=16,
+                   batch_size=40, progress=False)  # fmt: skip
+    pairs = PairDataset(tmp_path / "pairs")
+    cfg = _config(steps=6)
+    streamed = train(_make("regressor"), pairs, _config(steps=6, num_workers=1), tmp_path / "a")
+    in_memory = TensorDictDataset.from_dataset(pairs)
+    assert len(in_memory) == 40
+    resident = train(_make("regressor"), in_memory, cfg, tmp_path / "b")
+    _assert_same(streamed.model.state_dict(), resident.model.state_dict())
+    assert _losses(streamed.history) == _losses(resident.history)
