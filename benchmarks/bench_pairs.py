@@ -71,16 +71,18 @@ def write_npz(directory: Path, dataset, count: int) -> None:
         np.savez(directory / f"{i:06d}.npz", arr_0=np.stack([noise, sample]))
 
 
-def rate(fn, n_pairs: int, repeats: int = 3) -> float:
-    best = float("inf")
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        best = min(best, time.perf_counter() - start)
-    return n_pairs / best
+def rates(fns: dict, n_pairs: int, rounds: int) -> dict[str, float]:
+    """Best pairs/s of each function over ``rounds`` round-robin passes (load hits all alike)."""
+    best = dict.fromkeys(fns, float("inf"))
+    for _ in range(rounds):
+        for name, fn in fns.items():
+            start = time.perf_counter()
+            fn()
+            best[name] = min(best[name], time.perf_counter() - start)
+    return {name: n_pairs / seconds for name, seconds in best.items()}
 
 
-def throughput(set_dir: Path, npz_dir: Path, count: int, batch: int) -> None:
+def throughput(set_dir: Path, npz_dir: Path, count: int, batch: int, rounds: int) -> None:
     import torch
     from torch.utils.data import BatchSampler, DataLoader, SubsetRandomSampler
 
@@ -116,14 +118,18 @@ def throughput(set_dir: Path, npz_dir: Path, count: int, batch: int) -> None:
 
     per_file()  # warm the page cache for both layouts
     batched()
-    base = rate(per_file, count)
-    print(f"per-file .npz ({count} files):        {base:12,.0f} pairs/s")
-    for name, fn in (
-        ("PairDataset ds[i]:", per_item),
-        (f"PairDataset.get_batch({batch}):", batched),
-        (f"DataLoader+BatchSampler({batch}):", loader_pass),
-    ):
-        r = rate(fn, count)
+    measured = rates(
+        {
+            f"per-file .npz ({count} files):": per_file,
+            "PairDataset ds[i]:": per_item,
+            f"PairDataset.get_batch({batch}):": batched,
+            f"DataLoader+BatchSampler({batch}):": loader_pass,
+        },
+        count,
+        rounds,
+    )
+    base = next(iter(measured.values()))
+    for name, r in measured.items():
         print(f"{name:34s} {r:12,.0f} pairs/s  ({r / base:6.1f}x per-file)")
 
 
@@ -168,6 +174,7 @@ def main() -> None:
     parser.add_argument("--npz-files", type=int, default=5_000)
     parser.add_argument("--batch", type=int, default=128)
     parser.add_argument("--random-batches", type=int, default=500)
+    parser.add_argument("--rounds", type=int, default=5, help="round-robin timing passes")
     parser.add_argument("--rss-child", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.rss_child:
@@ -187,7 +194,7 @@ def main() -> None:
         )
         npz_dir = root / "npz"
         write_npz(npz_dir, PairDataset(set_dir), args.npz_files)
-        throughput(set_dir, npz_dir, args.npz_files, args.batch)
+        throughput(set_dir, npz_dir, args.npz_files, args.batch, args.rounds)
         subprocess.run(
             [
                 sys.executable,

@@ -143,6 +143,8 @@ def test_bad_arguments_are_refused(tmp_path):
         generate_pairs(
             mlp_teacher().train(), tmp_path / "d", 10, shape=(2,), n_steps=1, progress=False
         )
+    with pytest.raises(ValueError, match="label_dim=0 but the teacher has label_dim=3"):
+        generate_pairs(mlp_teacher(label_dim=3), tmp_path / "e", 10, shape=(2,), progress=False)
     with pytest.raises(ValueError, match="batch_size"):
         generate_pairs(mlp_teacher(), tmp_path / "c", 10, shape=(2,), batch_size=0, progress=False)
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 from pathlib import Path
 
 __all__ = ["register"]
@@ -30,7 +31,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     gen.add_argument("--steps", type=int, default=18, help="Heun steps N (2N-1 evaluations)")
     gen.add_argument("--shard-size", type=int, default=10_000)
     gen.add_argument("--dtype", choices=("float32", "float16"), default="float32")
-    gen.add_argument("--device", default=None, help="e.g. cuda:0 (default: cuda if available)")
+    gen.add_argument(
+        "--device", default=None, help="e.g. cuda:0 (default: cuda:LOCAL_RANK if available)"
+    )
     gen.set_defaults(func=_generate)
 
     imp = commands.add_parser("import", help="convert a pair set found in the wild")
@@ -75,7 +78,9 @@ def _generate(args: argparse.Namespace) -> int:
     from koopkit_diffusion.pairs import generate_pairs
     from koopkit_diffusion.teacher import load_teacher
 
-    device = args.device or ("cuda" if torch.cuda.is_available() else "cpu")
+    # Under torchrun each rank drives the GPU of its local rank.
+    local_rank = int(os.environ.get("LOCAL_RANK", 0))
+    device = args.device or (f"cuda:{local_rank}" if torch.cuda.is_available() else "cpu")
     teacher = load_teacher(args.teacher, device=device)
     manifest = generate_pairs(
         teacher.denoiser,

@@ -338,7 +338,8 @@ class PairDataset(Dataset):
             raise IndexError(f"pair indices must lie in [-{n}, {n}) for {n} pairs")
         idx %= max(n, 1)
         shard_of = np.searchsorted(self._starts, idx, side="right") - 1
-        # Rows are cast to the output dtypes while they are gathered: one pass over the data.
+        # Rows are cast to the output dtypes while they are gathered (numpy, one thread: torch's
+        # threaded cast stalls when the cores are busy, e.g. with DataLoader workers).
         out = {
             k: np.empty((idx.size, *self.manifest["shapes"][k]), self._OUT_DTYPES[k])
             for k in self.keys

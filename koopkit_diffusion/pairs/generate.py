@@ -206,6 +206,14 @@ def generate_pairs(
         sampler=sampler,
         source="generate",
     )
+    for name, value in (("label_dim", label_dim), ("shape", shape)):
+        known = getattr(teacher, name, None)
+        if (
+            known is not None
+            and not isinstance(known, torch.Tensor)
+            and tuple(np.atleast_1d(known)) != tuple(np.atleast_1d(value))
+        ):
+            raise ValueError(f"{name}={value} but the teacher has {name}={known}")
     if isinstance(teacher, torch.nn.Module) and teacher.training:
         warnings.warn(
             "the teacher is in training mode (dropout active, samples not reproducible); "
