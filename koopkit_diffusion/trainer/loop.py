@@ -112,6 +112,13 @@ class Trainer:
         ``True``: continue from the run's latest checkpoint (``FileNotFoundError`` if none);
         ``"auto"``: continue if there is one, else start; a path: continue from that file.
         ``False`` refuses a run directory that already holds checkpoints (``FileExistsError``).
+
+    Notes
+    -----
+    Construction seeds the global torch, NumPy and Python generators from ``(seed, rank)``
+    (build the model before it, with your own seed); under DDP rank 0's initial weights are
+    copied to every process before the EMA copy is taken. ``train`` uses and checkpoints those
+    generators, which is what makes resume exact.
     """
 
     def __init__(
@@ -136,6 +143,19 @@ class Trainer:
         self.config, self.dataset, self.on_sample = config, dataset, on_sample
         self.run_dir = Path(run_dir)
         self.ctx = setup_distributed(config.device)
+        try:
+            self._setup(model, config, metadata, resume)
+        except BaseException:
+            self.ctx.close()  # do not leave a process group behind a failed construction
+            raise
+
+    def _setup(
+        self,
+        model: nn.Module,
+        config: TrainerConfig,
+        metadata: Mapping[str, Any] | None,
+        resume: bool | str | os.PathLike,
+    ) -> None:
         device = self.ctx.device
         self.use_amp = config.amp == "bf16" and device.type == "cuda"
         if config.amp == "bf16" and not self.use_amp:
@@ -201,8 +221,8 @@ class Trainer:
                 },
                 self.run_dir / "config.json",
             )
+        self._writer = self._tensorboard() if config.tensorboard else None
         self.ctx.barrier()
-        self._writer = self._tensorboard() if config.tensorboard and self.ctx.is_main else None
         self._gen_fn, self._disc_fn = wrap_step_functions(
             self.model, self.ctx, self.disc_optimizer is not None, config
         )
@@ -224,6 +244,7 @@ class Trainer:
         return resolve_checkpoint(self.run_dir, resume)
 
     def _tensorboard(self) -> Any:
+        """A SummaryWriter on rank 0; every rank checks the import so that all fail together."""
         try:
             from torch.utils.tensorboard import SummaryWriter
         except ImportError as err:
@@ -231,7 +252,9 @@ class Trainer:
                 "tensorboard=True needs the 'tensorboard' package (pip install tensorboard); "
                 "metrics.jsonl is written either way"
             ) from err
-        return SummaryWriter(log_dir=str(self.run_dir / "tensorboard"))
+        return (
+            SummaryWriter(log_dir=str(self.run_dir / "tensorboard")) if self.ctx.is_main else None
+        )
 
     # ----------------------------------------------------------- checkpoints
     def state_dict(self) -> dict[str, Any]:
