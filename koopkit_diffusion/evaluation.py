@@ -1,0 +1,305 @@
+"""Evaluation and analysis of a one-step generator beside its teacher: the functions behind
+``koopkit-diffusion evaluate | fid | fid-stats | analyze`` and the examples.
+
+- :func:`sample_pair` — samples of the one-step model and of the teacher from the *same* noises,
+  with NFE and wall-clock time;
+- :func:`evaluate_2d` — SW1 and mean marginal W1 against reference sets (DESIGN §3);
+- :func:`evaluate_digits` — classifier-FID, class coverage and k-NN precision/recall in the
+  digits classifier's features;
+- :func:`evaluate_fid` — Inception FID against reference statistics;
+- :func:`analyze_model` — the analyses of :mod:`koopkit_diffusion.analysis`, written as figures
+  and ``analysis.json``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from koopkit_diffusion import analysis, analysis_plots
+from koopkit_diffusion.edm import heun_sample
+from koopkit_diffusion.metrics import (
+    frechet_distance,
+    marginal_w1,
+    precision_recall,
+    sliced_wasserstein,
+)
+
+__all__ = [
+    "analyze_model",
+    "evaluate_2d",
+    "evaluate_digits",
+    "evaluate_fid",
+    "sample_pair",
+    "write_json",
+]
+
+
+def write_json(obj: Any, path: str | os.PathLike) -> Path:
+    """Write ``obj`` as indented JSON, atomically (temporary file, then ``os.replace``)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    with os.fdopen(fd, "w") as f:
+        json.dump(obj, f, indent=2)
+        f.write("\n")
+    os.replace(tmp, path)
+    return path
+
+
+@torch.no_grad()
+def _one_step(model: Any, noise: torch.Tensor, labels, batch_size: int) -> torch.Tensor:
+    out = []
+    for start in range(0, noise.shape[0], batch_size):
+        y = None if labels is None else labels[start : start + batch_size]
+        out.append(model.sample(noise=noise[start : start + batch_size], labels=y).cpu())
+    return torch.cat(out)
+
+
+def sample_pair(
+    model: Any,
+    teacher: Callable | None,
+    n: int,
+    seed: int = 0,
+    n_steps: int = 18,
+    labels: torch.Tensor | None = None,
+    batch_size: int = 4096,
+) -> dict[str, Any]:
+    """One-step samples and teacher samples from the same noises ``ε`` (seeded, on the CPU).
+
+    Parameters
+    ----------
+    model : KDM-like
+        Has ``sample(noise=..., labels=...)``, ``data_shape`` and ``sigma_max``.
+    teacher : callable or None
+        ``denoiser(x, sigma, labels)`` sampled with :func:`~koopkit_diffusion.edm.heun_sample`
+        (``2·n_steps − 1`` evaluations, float64 for flat data); ``None`` skips it.
+    n : int
+    seed : int, default 0
+    n_steps : int, default 18
+    labels : torch.Tensor of shape (n,), optional
+    batch_size : int, default 4096
+
+    Returns
+    -------
+    dict
+        ``noise`` (n, *data_shape), ``samples``, ``seconds``, ``nfe`` (1) and, with a teacher,
+        ``teacher_samples``, ``teacher_seconds``, ``teacher_nfe``.
+    """
+    if n < 1:
+        raise ValueError(f"n must be a positive integer, got {n}")
+    shape = tuple(model.data_shape)
+    noise = torch.randn(n, *shape, generator=torch.Generator().manual_seed(seed))
+    ref = next(model.parameters())
+    start = time.perf_counter()
+    samples = _one_step(model, noise.to(ref.device), labels, batch_size)
+    out = {"noise": noise, "samples": samples, "seconds": time.perf_counter() - start, "nfe": 1}
+    if teacher is not None:
+        dtype = torch.float64 if len(shape) == 1 else torch.float32
+        t_ref = next(teacher.parameters(), ref) if isinstance(teacher, torch.nn.Module) else ref
+        chunks, nfe = [], 0
+        start = time.perf_counter()
+        for lo in range(0, n, batch_size):
+            y = None if labels is None else labels[lo : lo + batch_size].to(t_ref.device)
+            run = heun_sample(
+                teacher,
+                noise[lo : lo + batch_size].to(t_ref.device),
+                n_steps,
+                y,
+                sigma_max=model.sigma_max,
+                dtype=dtype,
+            )
+            chunks.append(run.samples.float().cpu())
+            nfe = run.nfe
+        out.update(
+            teacher_samples=torch.cat(chunks),
+            teacher_seconds=time.perf_counter() - start,
+            teacher_nfe=nfe,
+        )
+    return out
+
+
+def evaluate_2d(samples: Any, references: dict[str, Any], seed: int = 0) -> dict[str, float]:
+    """SW1 (512 fixed directions) and mean marginal W1 of ``samples`` against each reference.
+
+    Parameters
+    ----------
+    samples : array-like of shape (n, 2)
+    references : dict of str to array-like of shape (m, 2)
+        E.g. ``{"teacher": teacher_samples, "true": data}``.
+    seed : int, default 0
+        Seed of the SW directions.
+
+    Returns
+    -------
+    dict
+        ``sw_<name>`` and ``marginal_w1_<name>`` for each reference.
+    """
+    out = {}
+    for name, ref in references.items():
+        out[f"sw_{name}"] = sliced_wasserstein(samples, ref, seed=seed)
+        out[f"marginal_w1_{name}"] = marginal_w1(samples, ref)
+    return out
+
+
+def evaluate_digits(samples: Any, classifier: Any, reference: Any, k: int = 3) -> dict[str, Any]:
+    """Classifier-FID, class coverage and k-NN precision/recall of generated digits.
+
+    Parameters
+    ----------
+    samples : tensor of shape (n, 1, 8, 8)
+        Generated digits in ``[−1, 1]``.
+    classifier : koopkit_diffusion.classifier.DigitsClassifier
+    reference : tensor of shape (m, 1, 8, 8)
+        Real digits (e.g. ``digits("train")[0]``).
+    k : int, default 3
+        Neighbourhood of precision/recall.
+
+    Returns
+    -------
+    dict
+        ``classifier_fid``, ``coverage`` (see :func:`~koopkit_diffusion.classifier.class_coverage`),
+        ``precision``, ``recall``.
+    """
+    from koopkit_diffusion.classifier import class_coverage, classifier_features
+
+    fake = classifier_features(classifier, samples).double().numpy()
+    real = classifier_features(classifier, reference).double().numpy()
+    fid = frechet_distance(
+        fake.mean(0), np.cov(fake, rowvar=False), real.mean(0), np.cov(real, rowvar=False)
+    )
+    return {
+        "classifier_fid": fid,
+        "coverage": class_coverage(classifier, samples),
+        **precision_recall(real, fake, k=k),
+    }
+
+
+def evaluate_fid(
+    samples: Any,
+    ref_stats: str | os.PathLike,
+    inception_weights: str | os.PathLike,
+    batch_size: int = 64,
+    device: str = "cpu",
+) -> dict[str, Any]:
+    """Inception FID of ``samples`` against reference statistics (DESIGN §3).
+
+    Parameters
+    ----------
+    samples : tensor or ndarray of shape (n, C, H, W), or iterable of such batches
+        In ``[−1, 1]`` (or uint8).
+    ref_stats : path-like
+        ``.npz`` with ``mu`` and ``sigma`` of the same network on the reference set.
+    inception_weights : path-like
+        ``pt_inception-2015-12-05-6726825d.pth``.
+    batch_size : int, default 64
+    device : str, default "cpu"
+
+    Returns
+    -------
+    dict
+        ``fid`` and ``n`` (number of samples).
+    """
+    from koopkit_diffusion.inception import inception_stats, load_inception
+    from koopkit_diffusion.metrics import load_stats
+
+    mu_ref, sigma_ref = load_stats(ref_stats)
+    model = load_inception(inception_weights, device=device)
+    stats = inception_stats(model, samples, batch_size=batch_size)
+    return {
+        "fid": frechet_distance(stats.mean, stats.covariance, mu_ref, sigma_ref),
+        "n": stats.count,
+    }
+
+
+def analyze_model(
+    model: Any,
+    teacher: Callable | None,
+    out_dir: str | os.PathLike,
+    classifier: Any = None,
+    n: int = 1000,
+    n_flow: int = 512,
+    k: int = 10,
+    n_clusters: int = 8,
+    seed: int = 0,
+) -> dict[str, Any]:
+    """Run the analyses of :mod:`koopkit_diffusion.analysis` and write figures and JSON.
+
+    Writes into ``out_dir``: ``latent_embedding.png``, ``operator_spectrum.png``,
+    ``representability.png`` (with a teacher), ``noise_partition.png`` (2-D data with a teacher)
+    and ``analysis.json``.
+
+    Parameters
+    ----------
+    model : KDM-like
+    teacher : callable or None
+        Needed for the representability analysis and the noise partition.
+    out_dir : path-like
+    classifier : DigitsClassifier, optional
+        For image data: semantic features and classes of the outputs. Without it (flat data)
+        the outputs' coordinates are the semantics and their k-means cells the classes.
+    n : int, default 1000
+        Noises of the latent–semantic analysis.
+    n_flow : int, default 512
+        Noises of the representability analysis (teacher trajectories).
+    k : int, default 10
+        Neighbours of the k-NN label agreement.
+    n_clusters : int, default 8
+        k-means cells for flat data.
+    seed : int, default 0
+
+    Returns
+    -------
+    dict
+        What ``analysis.json`` holds.
+    """
+    from koopkit_diffusion.classifier import classifier_features
+
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    gen = torch.Generator().manual_seed(seed)
+    shape = tuple(model.data_shape)
+    noise = torch.randn(n, *shape, generator=gen)
+    latents, samples = analysis.kdm_latents(model, noise)
+    if classifier is not None:
+        semantic = classifier_features(classifier, samples)
+        with torch.no_grad():
+            classes = classifier(samples.float()).argmax(1).numpy()
+    else:
+        semantic = samples.reshape(n, -1)
+        (classes,) = analysis.cluster_labels(semantic, n_clusters=n_clusters, seed=seed)
+    proximity = analysis.latent_semantic_proximity(latents, noise, semantic, classes, k=k)
+    report: dict[str, Any] = {"latent_semantic": proximity.to_dict()}
+    figures = {
+        "latent_embedding.png": analysis_plots.plot_latent_embedding(latents, noise, classes),
+        "operator_spectrum.png": analysis_plots.plot_operator_spectrum(
+            model.operator.eigenvalues().detach().cpu().numpy()
+        ),
+    }
+    if teacher is not None:
+        flow_noise = torch.randn(n_flow, *shape, generator=gen)
+        rep = analysis.flow_representability(model, teacher, flow_noise)
+        report["representability"] = rep.to_dict()
+        figures["representability.png"] = analysis_plots.plot_representability(rep)
+        if shape == (2,):
+            pair = sample_pair(model, teacher, n, seed=seed)
+            part = analysis.noise_partition(
+                pair["noise"], pair["teacher_samples"], pair["samples"], n_clusters, seed
+            )
+            report["noise_partition_agreement"] = part["agreement"]
+            figures["noise_partition.png"] = analysis_plots.plot_noise_partition(
+                pair["noise"], part
+            )
+    for name, fig in figures.items():
+        analysis_plots.save_figure(fig, out / name)
+    report["figures"] = sorted(figures)
+    write_json(report, out / "analysis.json")
+    return report
