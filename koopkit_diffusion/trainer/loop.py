@@ -20,12 +20,10 @@ import torch.distributed as dist
 from torch import nn
 from tqdm.auto import tqdm
 
-from koopkit.training import EMA, load_checkpoint
+from koopkit.training import EMA
 
 from .checkpoints import (
-    CHECKPOINT_FORMAT,
     CheckpointManager,
-    resolve_checkpoint,
     truncate_metrics,
     write_json_atomic,
 )
@@ -33,12 +31,11 @@ from .config import TrainerConfig
 from .data import ShardedBatchSampler, batch_to_device, make_loader
 from .distributed import (
     broadcast_module,
-    gather_rng_states,
     seed_process,
-    set_rng_state,
     setup_distributed,
 )
 from .parallel import total_loss, wrap_step_functions
+from .resume import ResumableMixin
 
 __all__ = ["Trainer", "TrainResult", "train"]
 
@@ -82,7 +79,7 @@ class TrainResult:
     checkpoint: Path
 
 
-class Trainer:
+class Trainer(ResumableMixin):
     """Train a model that implements ``losses(batch) -> dict`` (see the package docstring).
 
     Adam with optional linear warm-up, EMA of the weights, gradient clipping, a NaN/Inf guard
@@ -227,22 +224,6 @@ class Trainer:
             self.model, self.ctx, self.disc_optimizer is not None, config
         )
 
-    # ------------------------------------------------------------------ setup
-    def _checkpoint_to_resume(self, resume: bool | str | os.PathLike) -> Path | None:
-        existing = self.checkpoints.latest()
-        if resume is False:
-            if existing is not None:
-                raise FileExistsError(
-                    f"{self.run_dir} already holds checkpoints ({existing.name}); pass "
-                    "resume=True to continue that run or choose a new run directory"
-                )
-            return None
-        if resume == "auto":
-            return existing
-        if resume is True:
-            return resolve_checkpoint(self.run_dir, "latest")
-        return resolve_checkpoint(self.run_dir, resume)
-
     def _tensorboard(self) -> Any:
         """A SummaryWriter on rank 0; every rank checks the import so that all fail together."""
         try:
@@ -255,82 +236,6 @@ class Trainer:
         return (
             SummaryWriter(log_dir=str(self.run_dir / "tensorboard")) if self.ctx.is_main else None
         )
-
-    # ----------------------------------------------------------- checkpoints
-    def state_dict(self) -> dict[str, Any]:
-        """Everything a checkpoint holds (collective under DDP: every rank must call it)."""
-        rng = gather_rng_states(self.ctx)
-        sums = {k: self._reduce_mean(v).cpu() for k, v in self._sums.items()}
-        state = {
-            "format": CHECKPOINT_FORMAT,
-            "step": self.step,
-            "model": self.model.state_dict(),
-            "ema": self.ema.state_dict(),
-            "optimizer": self.optimizer.state_dict(),
-            "bad_steps": self.bad_steps,
-            "bad_disc_steps": self.bad_disc_steps,
-            "consecutive_bad_steps": self._consecutive_bad,
-            "elapsed": self._elapsed,
-            "rng": rng,
-            "world_size": self.ctx.world_size,
-            "dataset_len": len(self.dataset),
-            "log_sums": sums,
-            "log_counts": dict(self._counts),
-            "config": self.config.to_dict(),
-        }
-        if self.disc_optimizer is not None:
-            state["disc_optimizer"] = self.disc_optimizer.state_dict()
-        return state
-
-    def save(self) -> Path:
-        """Write a checkpoint of the current step (rank 0 writes; all ranks must call)."""
-        state = self.state_dict()
-        path = self.checkpoints.path(self.step)
-        if self.ctx.is_main:
-            path = self.checkpoints.save(state, self.step)
-            logger.info("checkpoint %s", path)
-        self.ctx.barrier()
-        self.last_checkpoint = path
-        return path
-
-    def _load(self, path: Path) -> None:
-        state = load_checkpoint(path, map_location=self.ctx.device)
-        if state.get("format") != CHECKPOINT_FORMAT:
-            raise ValueError(f"{path} is not a trainer checkpoint of format {CHECKPOINT_FORMAT}")
-        saved = state["config"]
-        for name in ("batch_size", "seed"):
-            if saved[name] != getattr(self.config, name):
-                raise ValueError(
-                    f"cannot resume exactly with {name}={getattr(self.config, name)!r}: the "
-                    f"checkpoint was trained with {name}={saved[name]!r} (the data order depends "
-                    "on it)"
-                )
-        if state["dataset_len"] != len(self.dataset):
-            raise ValueError(
-                f"the checkpoint was trained on {state['dataset_len']} items, the dataset has "
-                f"{len(self.dataset)}; resume needs the same dataset"
-            )
-        if ("disc_optimizer" in state) != (self.disc_optimizer is not None):
-            raise ValueError(f"{path}: the model's discriminator does not match the checkpoint")
-        self.model.load_state_dict(state["model"])
-        self.ema.load_state_dict(state["ema"])
-        self.optimizer.load_state_dict(state["optimizer"])
-        if self.disc_optimizer is not None:
-            self.disc_optimizer.load_state_dict(state["disc_optimizer"])
-        self.step = int(state["step"])
-        self.bad_steps, self.bad_disc_steps = int(state["bad_steps"]), int(state["bad_disc_steps"])
-        self._consecutive_bad = int(state["consecutive_bad_steps"])
-        self._elapsed = float(state["elapsed"])
-        self._sums = {k: v.to(self.ctx.device) for k, v in state["log_sums"].items()}
-        self._counts = {k: int(v) for k, v in state["log_counts"].items()}
-        rng = state["rng"]
-        if self.ctx.rank < len(rng):
-            set_rng_state(rng[self.ctx.rank], self.ctx.device)
-        else:  # more processes than when the checkpoint was written: fresh streams
-            seed_process(self.config.seed + self.step, self.ctx.rank)
-        self.last_checkpoint = path
-        if self.ctx.is_main:
-            logger.info("resuming %s from step %d", self.run_dir, self.step)
 
     # ------------------------------------------------------------------ steps
     def _reduce_mean(self, value: torch.Tensor) -> torch.Tensor:
