@@ -175,6 +175,8 @@ def main(argv: list[str] | None = None) -> int:
     peak = args.peak_tflops * 1e12 if args.peak_tflops else None
     peak = peak or next((v for k, v in PEAK_BF16_FLOPS.items() if k in name), None)
     print(f"device: {name}; torch {torch.__version__}; preset {args.preset}; batch {args.batch}")
+    print(f"fp32 uses TF32: matmul {torch.backends.cuda.matmul.allow_tf32}, "
+          f"cuDNN conv {torch.backends.cudnn.allow_tf32}")  # fmt: skip
 
     g = torch.Generator().manual_seed(0)
     shape = (args.batch, 3, 32, 32)
