@@ -66,7 +66,7 @@ class KDMConfig:
     operator : {"dense", "lowrank", "diagonal", "eigendecomposed"}
         Koopman operator kind from :mod:`koopkit.operators`; ``"dense"`` with bias is the paper's.
     operator_bias : bool
-        Affine term of the dense operator.
+        Learnable affine term ``b`` of the operator (``K z + b``; on in the paper).
     operator_rank : int or None
         Rank of the low-rank operator.
     sigma_z : float
@@ -235,11 +235,9 @@ def _build_operator(config: KDMConfig) -> nn.Module:
     from koopkit.operators import make_operator
 
     dim = config.latent_dim_resolved
-    if config.operator == "dense":
-        return make_operator("dense", dim, bias=config.operator_bias)
     if config.operator == "lowrank":
-        return make_operator("lowrank", dim, rank=config.operator_rank)
-    return make_operator(config.operator, dim)
+        return make_operator("lowrank", dim, rank=config.operator_rank, bias=config.operator_bias)
+    return make_operator(config.operator, dim, bias=config.operator_bias)
 
 
 class _GeneratorMixin:

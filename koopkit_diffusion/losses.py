@@ -97,7 +97,8 @@ def pseudo_huber(x: torch.Tensor, y: torch.Tensor, c: float | None = None) -> to
     if c <= 0:
         raise ValueError(f"pseudo-Huber c must be positive, got {c}")
     sq = (x - y).flatten(1).square().sum(dim=1)
-    return (torch.sqrt(sq + c * c) - c).mean()
+    # √(s + c²) − c written as s / (√(s + c²) + c): no cancellation, exactly 0 at s = 0.
+    return (sq / (torch.sqrt(sq + c * c) + c)).mean()
 
 
 def _vgg16_trunk() -> nn.Sequential:

@@ -1,0 +1,262 @@
+"""The one-command tour on the checkerboard: teacher → pairs → KDM and KD → evaluation.
+
+``koopkit-diffusion quickstart`` (or :func:`run_quickstart`) runs, on the CPU:
+
+1. trains a small EDM teacher on the 2-D checkerboard (:mod:`koopkit_diffusion.teacher`);
+2. generates noise→sample pairs with its 18-step Heun sampler (35 evaluations per pair), plus a
+   held-out set of teacher samples for evaluation (:mod:`koopkit_diffusion.pairs`);
+3. trains a KDM and the KD baseline (same sampling path, pairs, loss and step budget) with
+   :mod:`koopkit_diffusion.trainer`;
+4. evaluates teacher, KDM and KD: sliced Wasserstein SW1 (512 directions) and mean marginal W1
+   against the true distribution and against the teacher's held-out samples, with the floor of
+   two independent sets of the true distribution beside them;
+5. writes ``quickstart.png`` (samples, loss curves, the operator's spectrum on the unit circle),
+   ``metrics.json`` and prints a table.
+
+Everything goes under the output folder (``runs/quickstart`` by default). The default sizes take
+about five minutes on two CPU cores; :class:`QuickstartConfig` scales them down for tests.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import logging
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+__all__ = ["QuickstartConfig", "run_quickstart", "SW_FLOOR"]
+
+logger = logging.getLogger(__name__)
+
+#: SW1 between two independent 50k sets of the checkerboard (DESIGN §3, Evaluation).
+SW_FLOOR = 0.0096
+
+
+@dataclass
+class QuickstartConfig:
+    """Sizes of the quickstart (defaults: about five minutes on two CPU cores).
+
+    Attributes
+    ----------
+    teacher_hidden, teacher_depth, teacher_steps, teacher_batch : int
+        The EDM teacher's residual MLP and its training budget.
+    n_pairs : int
+        Training pairs.
+    n_eval : int
+        Samples per set in the evaluation (teacher held-out set, KDM, KD, true data).
+    kdm_overrides : dict of str to str
+        Overrides of the ``checkerboard`` preset for KDM and KD (both get the same).
+    seed : int
+    progress : bool
+        Progress bars.
+    """
+
+    teacher_hidden: int = 128
+    teacher_depth: int = 3
+    teacher_steps: int = 2000
+    teacher_batch: int = 1024
+    n_pairs: int = 100_000
+    n_eval: int = 50_000
+    kdm_overrides: dict[str, str] = dataclasses.field(
+        default_factory=lambda: {
+            "model.mlp_width": "128",
+            "model.latent_dim": "64",
+            "model.mlp_depth": "3",
+            "train.batch_size": "1024",
+            "train.steps": "3000",
+            "train.lr": "2e-3",
+            "train.ema_decay": "0.998",
+            "train.log_every": "50",
+            "train.checkpoint_every": "100000",
+        }
+    )
+    seed: int = 0
+    progress: bool = True
+
+
+def _metrics(x: torch.Tensor, teacher: torch.Tensor, true: torch.Tensor) -> dict[str, float]:
+    from koopkit_diffusion.metrics import marginal_w1, sliced_wasserstein
+
+    return {
+        "sw_vs_teacher": sliced_wasserstein(x, teacher),
+        "sw_vs_true": sliced_wasserstein(x, true),
+        "w1_vs_teacher": marginal_w1(x, teacher),
+        "w1_vs_true": marginal_w1(x, true),
+    }
+
+
+def _sample_model(model, noise: torch.Tensor) -> tuple[torch.Tensor, float]:
+    t0 = time.perf_counter()
+    x = torch.cat([model.sample(noise=chunk) for chunk in noise.split(25_000)])
+    return x, time.perf_counter() - t0
+
+
+def run_quickstart(
+    out: str | Path = "runs/quickstart", seed: int = 0, config: QuickstartConfig | None = None
+) -> dict[str, Any]:
+    """Run the whole pipeline and write its figure and metrics into ``out``.
+
+    Parameters
+    ----------
+    out : path, default "runs/quickstart"
+        Output folder (created). Holds ``teacher/``, ``pairs/``, ``eval-pairs/``, ``kdm/``,
+        ``kd/``, ``quickstart.png``, ``metrics.json``. A rerun into the same folder reuses the
+        finished teacher and pair sets and retrains KDM and KD.
+    seed : int, default 0
+    config : QuickstartConfig, optional
+        Sizes; the defaults take about five minutes on two CPU cores.
+
+    Returns
+    -------
+    dict
+        The content of ``metrics.json``: per model (``teacher``, ``kdm``, ``kd``) the NFE,
+        ``sw_vs_teacher``, ``sw_vs_true``, ``w1_vs_teacher``, ``w1_vs_true`` and sampling time;
+        the floors; stage timings.
+    """
+    import shutil
+
+    from koopkit_diffusion.data import checkerboard
+    from koopkit_diffusion.kdm_run import train_model
+    from koopkit_diffusion.metrics import sliced_wasserstein
+    from koopkit_diffusion.pairs import PairDataset, generate_pairs
+    from koopkit_diffusion.presets import get_preset
+    from koopkit_diffusion.teacher import PRESETS, load_teacher, train_teacher
+
+    cfg = config or QuickstartConfig(seed=seed)
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    timings: dict[str, float] = {}
+
+    t0 = time.perf_counter()
+    teacher_cfg = dataclasses.replace(
+        PRESETS["checkerboard"],
+        hidden=cfg.teacher_hidden,
+        depth=cfg.teacher_depth,
+        steps=cfg.teacher_steps,
+        batch_size=cfg.teacher_batch,
+        warmup_steps=min(200, cfg.teacher_steps // 10),
+        seed=cfg.seed,
+    )
+    logger.info("[1/5] teacher: %d steps", cfg.teacher_steps)
+    teacher = load_teacher(train_teacher(teacher_cfg, out / "teacher", progress=cfg.progress))
+    timings["teacher_train_s"] = time.perf_counter() - t0
+
+    t0 = time.perf_counter()
+    logger.info(
+        "[2/5] pairs: %d training + %d held-out (35 evaluations each)", cfg.n_pairs, cfg.n_eval
+    )
+    common = dict(shape=(2,), batch_size=25_000, compute_dtype="float64", progress=cfg.progress)
+    generate_pairs(teacher, out / "pairs", cfg.n_pairs, seed=2 * cfg.seed + 1, **common)
+    generate_pairs(teacher, out / "eval-pairs", cfg.n_eval, seed=2 * cfg.seed + 2, **common)
+    pairs = PairDataset(out / "pairs")
+    held_out = PairDataset(out / "eval-pairs")[:]
+    timings["pairs_s"] = time.perf_counter() - t0
+
+    preset = get_preset("checkerboard", {**cfg.kdm_overrides, "train.seed": str(cfg.seed)})
+    preset.train.progress = cfg.progress
+    results: dict[str, Any] = {}
+    models = {}
+    for i, kind in enumerate(("kdm", "kd")):
+        logger.info("[%d/5] training %s: %d steps", 3 + i, kind.upper(), preset.train.steps)
+        shutil.rmtree(out / kind, ignore_errors=True)
+        t0 = time.perf_counter()
+        res = train_model(preset, pairs, out / kind, kind=kind)
+        timings[f"{kind}_train_s"] = time.perf_counter() - t0
+        models[kind] = res.ema.eval() if isinstance(res.ema, torch.nn.Module) else res.model
+        results[kind] = {"history": res.history}
+
+    logger.info("[5/5] evaluating on %d samples", cfg.n_eval)
+    t0 = time.perf_counter()
+    true = checkerboard(cfg.n_eval, seed=cfg.seed + 10)
+    true_b = checkerboard(cfg.n_eval, seed=cfg.seed + 11)
+    teacher_x = held_out["sample"]
+    metrics: dict[str, Any] = {
+        "floor_sw_stated": SW_FLOOR,
+        "floor_sw_measured": sliced_wasserstein(true, true_b),
+        "n_eval": cfg.n_eval,
+        "teacher": {"nfe": 35, **_metrics(teacher_x, teacher_x, true)},
+    }
+    samples = {"teacher": teacher_x}
+    for kind, model in models.items():
+        model = getattr(model, "module", model)
+        x, secs = _sample_model(model, held_out["noise"])
+        samples[kind] = x
+        metrics[kind] = {"nfe": 1, "sample_s": secs, **_metrics(x, teacher_x, true)}
+    timings["evaluate_s"] = time.perf_counter() - t0
+    metrics["timings_s"] = timings
+    metrics["total_s"] = sum(timings.values())
+    metrics["kdm_config"] = preset.model.to_dict() | {"train": preset.train.to_dict()}
+
+    _figure(
+        out / "quickstart.png", samples, results, getattr(models["kdm"], "module", models["kdm"])
+    )
+    (out / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n")
+    print(format_table(metrics))
+    return metrics
+
+
+def format_table(metrics: dict[str, Any]) -> str:
+    """The quickstart's metrics as a plain-text table."""
+    lines = [
+        f"{'model':<8} {'NFE':>4} {'SW vs teacher':>14} {'SW vs true':>11} "
+        f"{'W1 vs teacher':>14} {'W1 vs true':>11}",
+    ]
+    for name in ("teacher", "kdm", "kd"):
+        m = metrics[name]
+        sw_t = "-" if name == "teacher" else f"{m['sw_vs_teacher']:.4f}"
+        w1_t = "-" if name == "teacher" else f"{m['w1_vs_teacher']:.4f}"
+        lines.append(
+            f"{name.upper():<8} {m['nfe']:>4} {sw_t:>14} {m['sw_vs_true']:>11.4f} "
+            f"{w1_t:>14} {m['w1_vs_true']:>11.4f}"
+        )
+    lines.append(
+        f"floor: two independent {metrics['n_eval']} true sets differ by SW "
+        f"{metrics['floor_sw_measured']:.4f} (stated ≈ {SW_FLOOR} at 50k); "
+        f"total {metrics['total_s']:.0f} s"
+    )
+    return "\n".join(lines)
+
+
+def _figure(path: Path, samples: dict[str, torch.Tensor], results: dict, kdm) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, 5, figsize=(22, 4.4))
+    lim = 4.8
+    for ax, name in zip(axes[:3], ("teacher", "kdm", "kd"), strict=True):
+        x = samples[name].double().numpy()
+        ax.hist2d(x[:, 0], x[:, 1], bins=160, range=[[-lim, lim], [-lim, lim]], cmap="magma")
+        nfe = 35 if name == "teacher" else 1
+        ax.set_title(f"{name.upper()} ({nfe} NFE)")
+        ax.set_aspect("equal")
+        ax.set_xticks([])
+        ax.set_yticks([])
+    ax = axes[3]
+    for name, key, style in (("kdm", "total", "-"), ("kdm", "push", "--"), ("kd", "push", ":")):
+        hist = [r for r in results[name]["history"] if key in r]
+        if hist:
+            ax.plot([r["step"] for r in hist], [r[key] for r in hist], style, label=f"{name} {key}")
+    ax.set_yscale("log")
+    ax.set_xlabel("step")
+    ax.set_title("training losses")
+    ax.legend()
+    ax = axes[4]
+    eig = kdm.operator.eigenvalues().detach().cpu().numpy()
+    theta = np.linspace(0, 2 * np.pi, 400)
+    ax.plot(np.cos(theta), np.sin(theta), "k-", lw=0.8)
+    ax.scatter(eig.real, eig.imag, s=10, c="C3")
+    ax.set_aspect("equal")
+    ax.set_title("KDM operator spectrum (discrete-time)")
+    ax.set_xlabel("Re λ")
+    ax.set_ylabel("Im λ")
+    fig.tight_layout()
+    fig.savefig(path, dpi=90)
+    plt.close(fig)
