@@ -204,7 +204,7 @@ def kdm_latents(
     ----------
     model : KDM-like
         Has ``encode_noise(noise, labels)``, ``advance(z, labels)`` and ``decode(z, labels)``.
-    noise : torch.Tensor of shape (n, *data_shape)
+    noise : torch.Tensor of shape ``(n, *data_shape)``
         Unscaled ``ε``.
     labels : torch.Tensor of shape (n,), optional
     batch_size : int, default 1024
@@ -212,7 +212,7 @@ def kdm_latents(
     Returns
     -------
     latents : torch.Tensor of shape (n, latent_dim), on the CPU
-    samples : torch.Tensor of shape (n, *data_shape), on the CPU
+    samples : torch.Tensor of shape ``(n, *data_shape)``, on the CPU
     """
     ref = next(model.parameters())
     was_training = model.training
@@ -414,7 +414,7 @@ def flow_representability(
         ``sigma_max``.
     teacher : callable
         ``denoiser(x, sigma, labels)``.
-    noise : torch.Tensor of shape (n, *data_shape)
+    noise : torch.Tensor of shape ``(n, *data_shape)``
         Unscaled ``ε``; ``n`` should exceed the latent dimension for meaningful fits.
     labels : torch.Tensor of shape (n,), optional
     n_steps : int, default 18

@@ -91,7 +91,7 @@ def sample_pair(
     Returns
     -------
     dict
-        ``noise`` (n, *data_shape), ``samples``, ``seconds``, ``nfe`` (1) and, with a teacher,
+        ``noise`` ``(n, *data_shape)``, ``samples``, ``seconds``, ``nfe`` (1) and, with a teacher,
         ``teacher_samples``, ``teacher_seconds``, ``teacher_nfe``.
     """
     if n < 1:
