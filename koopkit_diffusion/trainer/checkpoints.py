@@ -16,7 +16,16 @@ from koopkit.training import load_checkpoint, save_checkpoint
 
 from .config import TrainerConfig
 
-__all__ = ["RunState", "load_run", "CheckpointManager", "write_json_atomic"]
+__all__ = [
+    "RunState",
+    "load_run",
+    "read_run_config",
+    "resolve_checkpoint",
+    "CheckpointManager",
+    "ema_model_state",
+    "truncate_metrics",
+    "write_json_atomic",
+]
 
 CHECKPOINT_FORMAT = 1
 _NAME = re.compile(r"^ckpt-(\d+)\.pt$")

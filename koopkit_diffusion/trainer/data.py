@@ -16,7 +16,13 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader, Dataset, default_collate
 
-__all__ = ["TensorDictDataset", "ShardedBatchSampler", "make_loader", "batch_to_device"]
+__all__ = [
+    "TensorDictDataset",
+    "ShardedBatchSampler",
+    "epoch_permutation",
+    "make_loader",
+    "batch_to_device",
+]
 
 
 class TensorDictDataset(Dataset):

@@ -18,6 +18,7 @@ __all__ = [
     "rng_state",
     "set_rng_state",
     "seed_process",
+    "gather_rng_states",
 ]
 
 
