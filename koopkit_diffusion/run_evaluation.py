@@ -1,17 +1,16 @@
 """Evaluate and analyse a training run directory (behind ``koopkit-diffusion evaluate | analyze``).
 
-A run directory is the one :class:`koopkit_diffusion.trainer.Trainer` writes. What the model
-is comes from ``config.json["metadata"]``:
+A run directory is the one :func:`koopkit_diffusion.kdm_run.train_model` (``koopkit-diffusion
+train``) writes; the model is rebuilt by :func:`koopkit_diffusion.kdm_run.load_model` from
+``config.json["metadata"]`` (``model_config``, ``model_kind``). Two more metadata entries are
+read when present:
 
-==================  ===========================================================================
-``kdm_config``      :class:`~koopkit_diffusion.kdm.KDMConfig` as a dict (required; also read
-                    from ``model_config``)
-``model_kind``      ``"kdm"`` (default) or ``"kd"`` (the KD baseline)
-``teacher``         teacher run directory (optional; ``teacher_run`` also read); the
-                    ``teacher=`` argument overrides it
-``data``            dataset name (optional): ``"digits"``, a 2-D toy name, ``"cifar10"`` …;
-                    inferred from the data shape when absent
-==================  ===========================================================================
+===========  ================================================================================
+``teacher``  teacher run directory (``teacher_run`` also read); the ``teacher=`` argument
+             (``--teacher``) overrides it, and without either the teacher's scores are skipped
+``data``     dataset name (else the ``preset`` name): ``"digits"``, a 2-D toy name, …; what the
+             evaluation does is inferred from the data shape
+===========  ================================================================================
 
 Everything is written inside the run directory (DESIGN §4), except the digits classifier,
 which is shared between runs through its cache folder.
@@ -62,8 +61,7 @@ def _first(meta: dict[str, Any], *keys: str) -> Any:
 
 
 def _data_kind(meta: dict[str, Any], shape: tuple[int, ...]) -> str:
-    name = _first(meta, "data", "dataset")
-    if name == "digits" or shape == (1, 8, 8):
+    if _first(meta, "data", "dataset", "preset") == "digits" or shape == (1, 8, 8):
         return "digits"
     if len(shape) == 1:
         return "2d"
@@ -93,36 +91,21 @@ def load_generator(
     FileNotFoundError
         If the run has no ``config.json`` or checkpoint.
     ValueError
-        If the metadata has no model configuration.
+        If the metadata has no model configuration (``model_config``).
     """
-    from koopkit_diffusion.kdm import KDM, KDMConfig
+    from koopkit_diffusion.kdm_run import load_model
     from koopkit_diffusion.trainer import load_run
 
     state = load_run(run_dir)
     meta = state.metadata
-    config = _first(meta, "kdm_config", "model_config")
-    if not isinstance(config, dict):
-        raise ValueError(
-            f"{run_dir}/config.json metadata has no 'kdm_config' (a KDMConfig dict); found keys "
-            f"{sorted(meta)}"
-        )
-    kind = str(_first(meta, "model_kind") or "kdm").lower()
-    if kind not in ("kdm", "kd"):
-        raise ValueError(f"metadata model_kind must be 'kdm' or 'kd', got {kind!r}")
-    cfg = KDMConfig.from_dict(config)
-    if kind == "kd":
-        from koopkit_diffusion.baseline import KDBaseline
-
-        model = KDBaseline(cfg)
-    else:
-        model = KDM(cfg)
-    load_run(run_dir, model=model)
+    model = load_model(run_dir)
+    kind = str(meta.get("model_kind", "kdm")).lower()
     teacher_dir = teacher or _first(meta, "teacher", "teacher_run")
     return LoadedRun(
         model=model.to(device).eval(),
         kind=kind,
-        data=_data_kind(meta, tuple(cfg.data_shape)),
-        dataset=_first(meta, "data", "dataset"),
+        data=_data_kind(meta, tuple(model.data_shape)),
+        dataset=_first(meta, "data", "dataset", "preset"),
         teacher_dir=Path(teacher_dir) if teacher_dir else None,
         step=state.step,
     )

@@ -37,7 +37,12 @@ def runs(tmp_path_factory):
     trainer_cfg = TrainerConfig(
         steps=2, batch_size=16, log_every=1, checkpoint_every=2, progress=False, device="cpu"
     )
-    meta = {"kdm_config": cfg.to_dict(), "data": "checkerboard", "teacher": str(teacher)}
+    meta = {
+        "model_kind": "kdm",
+        "preset": "checkerboard",
+        "model_config": cfg.to_dict(),
+        "teacher": str(teacher),
+    }
     train(KDM(cfg), pairs, trainer_cfg, root / "kdm", metadata=meta)
     return root / "kdm", teacher
 
