@@ -57,6 +57,7 @@ class CheckpointManager:
         self.keep_last = keep_last
 
     def path(self, step: int) -> Path:
+        """File name of the checkpoint of global step ``step``."""
         return self.dir / f"ckpt-{step:08d}.pt"
 
     def list(self) -> list[Path]:

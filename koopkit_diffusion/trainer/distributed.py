@@ -38,13 +38,16 @@ class DistContext:
 
     @property
     def distributed(self) -> bool:
+        """More than one process."""
         return self.world_size > 1
 
     @property
     def is_main(self) -> bool:
+        """Rank 0: the process that writes logs, checkpoints and figures."""
         return self.rank == 0
 
     def barrier(self) -> None:
+        """Wait for every process (no-op in a single process)."""
         if self.distributed:
             if self.device.type == "cuda":
                 dist.barrier(device_ids=[self.device.index])
@@ -52,6 +55,7 @@ class DistContext:
                 dist.barrier()
 
     def close(self) -> None:
+        """Destroy the process group if :func:`setup_distributed` created it."""
         if self.owns_group and dist.is_initialized():
             dist.destroy_process_group()
             self.owns_group = False
