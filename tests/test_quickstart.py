@@ -1,0 +1,75 @@
+"""The quickstart pipeline and the KDM command line, in a reduced form."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from koopkit_diffusion.cli import main
+from koopkit_diffusion.quickstart import QuickstartConfig, format_table, run_quickstart
+
+TINY = QuickstartConfig(
+    teacher_hidden=16,
+    teacher_depth=1,
+    teacher_steps=20,
+    teacher_batch=128,
+    n_pairs=1024,
+    n_eval=512,
+    kdm_overrides={
+        "model.mlp_width": "16",
+        "model.latent_dim": "8",
+        "model.mlp_depth": "2",
+        "train.batch_size": "256",
+        "train.steps": "8",
+        "train.log_every": "4",
+        "train.checkpoint_every": "100",
+    },
+    progress=False,
+)
+
+
+@pytest.mark.slow
+def test_quickstart_writes_figure_metrics_and_runs_that_sample_from_the_cli(tmp_path, capsys):
+    metrics = run_quickstart(tmp_path / "qs", config=TINY)
+    out = tmp_path / "qs"
+    for name in ("quickstart.png", "metrics.json", "kdm/config.json", "kd/metrics.jsonl"):
+        assert (out / name).is_file(), name
+    saved = json.loads((out / "metrics.json").read_text())
+    for model in ("teacher", "kdm", "kd"):
+        for key in ("sw_vs_teacher", "sw_vs_true", "w1_vs_teacher", "w1_vs_true"):
+            assert np.isfinite(saved[model][key]) and saved[model][key] >= 0
+    assert saved["teacher"]["nfe"] == 35 and saved["kdm"]["nfe"] == saved["kd"]["nfe"] == 1
+    assert saved["teacher"]["sw_vs_teacher"] == 0.0
+    assert saved["floor_sw_stated"] == 0.0096
+    assert "KDM" in capsys.readouterr().out
+    assert format_table(metrics).count("\n") == 4
+
+    # the CLI samples from the trained run: npz + png, deterministic for a seed
+    for seed_file in ("a.npz", "b.npz"):
+        assert (
+            main(
+                [
+                    "sample",
+                    "--run",
+                    str(out / "kdm"),
+                    "--n",
+                    "300",
+                    "--out",
+                    str(tmp_path / seed_file),
+                ]
+            )
+            == 0
+        )
+    a, b = np.load(tmp_path / "a.npz")["samples"], np.load(tmp_path / "b.npz")["samples"]
+    assert a.shape == (300, 2) and np.array_equal(a, b)
+    assert (tmp_path / "a.png").is_file()
+
+    # and trains from a preset with overrides; a bad override fails with exit code 2
+    args = ["train", "--preset", "checkerboard", "--pairs", str(out / "pairs"), "--out"]
+    small = ["--set", "model.mlp_width=8", "--set", "model.latent_dim=4", "--set", "train.steps=2"]
+    small += ["--set", "train.batch_size=64", "--set", "train.progress=false"]
+    assert main([*args, str(tmp_path / "cli-run"), *small, "--model", "kd"]) == 0
+    assert main([*args, str(tmp_path / "bad"), "--set", "model.width=3"]) == 2
+    assert "unknown model field 'width'" in capsys.readouterr().err
