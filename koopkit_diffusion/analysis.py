@@ -395,6 +395,7 @@ def flow_representability(
     teacher: Callable,
     noise: torch.Tensor,
     labels: torch.Tensor | None = None,
+    teacher_labels: Any = "same",
     n_steps: int = 18,
     time_indices: Any = None,
     dims: Any = None,
@@ -417,6 +418,10 @@ def flow_representability(
     noise : torch.Tensor of shape ``(n, *data_shape)``
         Unscaled ``ε``; ``n`` should exceed the latent dimension for meaningful fits.
     labels : torch.Tensor of shape (n,), optional
+        Classes given to the model's encoders (conditional models).
+    teacher_labels : torch.Tensor of shape (n,) or None, default "same"
+        Classes given to the teacher; ``"same"`` uses ``labels`` (a conditional teacher
+        distilled into an unconditional model needs them here only).
     n_steps : int, default 18
         Heun steps of the teacher trajectory.
     time_indices : sequence of int, optional
@@ -442,8 +447,14 @@ def flow_representability(
         raise ValueError(f"time_indices must start at 0 and end at {n_steps}, got {time_indices}")
     if sorted(set(time_indices)) != time_indices:
         raise ValueError(f"time_indices must be strictly increasing, got {time_indices}")
+    if isinstance(teacher_labels, str):
+        if teacher_labels != "same":
+            raise ValueError(
+                f"teacher_labels must be a tensor, None or 'same', got {teacher_labels!r}"
+            )
+        teacher_labels = labels
     run = heun_sample(
-        teacher, noise, n_steps, labels, sigma_max=model.sigma_max, return_trajectory=True
+        teacher, noise, n_steps, teacher_labels, sigma_max=model.sigma_max, return_trajectory=True
     )
     states = run.trajectory[time_indices]
     last = len(time_indices) - 1

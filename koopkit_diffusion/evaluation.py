@@ -38,6 +38,7 @@ __all__ = [
     "evaluate_2d",
     "evaluate_digits",
     "evaluate_fid",
+    "label_dim",
     "sample_pair",
     "write_json",
 ]
@@ -53,6 +54,16 @@ def write_json(obj: Any, path: str | os.PathLike) -> Path:
         f.write("\n")
     os.replace(tmp, path)
     return path
+
+
+def label_dim(generator: Any) -> int:
+    """Number of classes a generator or teacher is conditioned on (0: unconditional)."""
+    config = getattr(generator, "config", None)
+    return int(getattr(config, "label_dim", 0) or getattr(generator, "label_dim", 0) or 0)
+
+
+def _balanced(n: int, dim: int) -> torch.Tensor | None:
+    return torch.arange(n) % dim if dim else None
 
 
 @torch.no_grad()
@@ -86,29 +97,42 @@ def sample_pair(
     seed : int, default 0
     n_steps : int, default 18
     labels : torch.Tensor of shape (n,), optional
+        Classes for conditional generators; default balanced ``arange(n) % label_dim``. Each of
+        model and teacher receives them only if it is conditional.
     batch_size : int, default 4096
 
     Returns
     -------
     dict
-        ``noise`` ``(n, *data_shape)``, ``samples``, ``seconds``, ``nfe`` (1) and, with a teacher,
-        ``teacher_samples``, ``teacher_seconds``, ``teacher_nfe``.
+        ``noise`` ``(n, *data_shape)``, ``labels`` (or None), ``samples``, ``seconds``, ``nfe``
+        (1) and, with a teacher, ``teacher_samples``, ``teacher_seconds``, ``teacher_nfe``.
     """
     if n < 1:
         raise ValueError(f"n must be a positive integer, got {n}")
     shape = tuple(model.data_shape)
     noise = torch.randn(n, *shape, generator=torch.Generator().manual_seed(seed))
+    if labels is None:
+        labels = _balanced(n, max(label_dim(model), label_dim(teacher)))
     ref = next(model.parameters())
     start = time.perf_counter()
-    samples = _one_step(model, noise.to(ref.device), labels, batch_size)
-    out = {"noise": noise, "samples": samples, "seconds": time.perf_counter() - start, "nfe": 1}
+    model_labels = labels if label_dim(model) else None
+    samples = _one_step(model, noise.to(ref.device), model_labels, batch_size)
+    out = {
+        "noise": noise,
+        "labels": labels,
+        "samples": samples,
+        "seconds": time.perf_counter() - start,
+        "nfe": 1,
+    }
     if teacher is not None:
+        teacher_labels = labels if label_dim(teacher) else None
         dtype = torch.float64 if len(shape) == 1 else torch.float32
         t_ref = next(teacher.parameters(), ref) if isinstance(teacher, torch.nn.Module) else ref
         chunks, nfe = [], 0
         start = time.perf_counter()
         for lo in range(0, n, batch_size):
-            y = None if labels is None else labels[lo : lo + batch_size].to(t_ref.device)
+            y = None if teacher_labels is None else teacher_labels[lo : lo + batch_size]
+            y = None if y is None else y.to(t_ref.device)
             run = heun_sample(
                 teacher,
                 noise[lo : lo + batch_size].to(t_ref.device),
@@ -268,7 +292,8 @@ def analyze_model(
     gen = torch.Generator().manual_seed(seed)
     shape = tuple(model.data_shape)
     noise = torch.randn(n, *shape, generator=gen)
-    latents, samples = analysis.kdm_latents(model, noise)
+    labels = _balanced(n, label_dim(model))
+    latents, samples = analysis.kdm_latents(model, noise, labels)
     if classifier is not None:
         semantic = classifier_features(classifier, samples)
         with torch.no_grad():
@@ -277,7 +302,10 @@ def analyze_model(
         semantic = samples.reshape(n, -1)
         (classes,) = analysis.cluster_labels(semantic, n_clusters=n_clusters, seed=seed)
     proximity = analysis.latent_semantic_proximity(latents, noise, semantic, classes, k=k)
-    report: dict[str, Any] = {"latent_semantic": proximity.to_dict()}
+    report: dict[str, Any] = {
+        "conditional": bool(label_dim(model)),
+        "latent_semantic": proximity.to_dict(),
+    }
     figures = {
         "latent_embedding.png": analysis_plots.plot_latent_embedding(latents, noise, classes),
         "operator_spectrum.png": analysis_plots.plot_operator_spectrum(
@@ -286,7 +314,15 @@ def analyze_model(
     }
     if teacher is not None:
         flow_noise = torch.randn(n_flow, *shape, generator=gen)
-        rep = analysis.flow_representability(model, teacher, flow_noise)
+        dim = max(label_dim(model), label_dim(teacher))
+        flow_labels = _balanced(n_flow, dim)
+        rep = analysis.flow_representability(
+            model,
+            teacher,
+            flow_noise,
+            labels=flow_labels if label_dim(model) else None,
+            teacher_labels=flow_labels if label_dim(teacher) else None,
+        )
         report["representability"] = rep.to_dict()
         figures["representability.png"] = analysis_plots.plot_representability(rep)
         if shape == (2,):
