@@ -292,3 +292,24 @@ def test_pair_dataset_with_workers_gives_the_same_run_as_in_memory_tensors(tmp_p
     resident = train(_make("regressor"), in_memory, cfg, tmp_path / "b")
     _assert_same(streamed.model.state_dict(), resident.model.state_dict())
     assert _losses(streamed.history) == _losses(resident.history)
+
+
+class _ConvModel(torch.nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.conv = torch.nn.Conv2d(2, 4, 3, padding=1)
+        self.layouts = []
+
+    def losses(self, batch):
+        x = batch["sample"]
+        self.layouts.append(x.is_contiguous(memory_format=torch.channels_last))
+        loss = self.conv(x).square().mean()
+        return {"total": loss}
+
+
+def test_channels_last_reaches_model_and_batches(tmp_path):
+    images = TensorDictDataset(sample=torch.randn(16, 2, 4, 4))
+    model = _ConvModel()
+    train(model, images, _config(steps=2, channels_last=True), tmp_path)
+    assert model.layouts == [True, True]
+    assert model.conv.weight.is_contiguous(memory_format=torch.channels_last)
