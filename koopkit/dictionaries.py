@@ -52,7 +52,7 @@ class Dictionary(BaseEstimator):
         """Hook for data-dependent parameters (nothing to learn by default)."""
 
     def fit_transform(self, X, y=None):
-        """``fit(X)`` then ``transform(X)``: features of shape (m, n_output_features_)."""
+        """``fit(X)`` then ``transform(X)``: features of shape (m, ``n_output_features_``)."""
         return self.fit(X).transform(X)
 
     def feature_names(self, input_features=None) -> list[str]:
@@ -126,7 +126,7 @@ class Polynomial(Dictionary):
         return B
 
     def transform(self, X):
-        """Monomials of ``X``: shape (m, n_output_features_)."""
+        """Monomials of ``X``: shape (m, ``n_output_features_``)."""
         ops, X = self._check_input(X)
         cols = []
         for combo in self.powers_:
@@ -303,4 +303,5 @@ class Concat(Dictionary):
         return [name for d in self.dictionaries for name in d._names(names)]
 
     def get_params(self, deep: bool = True) -> dict:
+        """``{"dictionaries": [...]}`` (the parts are not flattened into nested names)."""
         return {"dictionaries": self.dictionaries}
