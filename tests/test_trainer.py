@@ -20,6 +20,7 @@ from koopkit_diffusion.trainer import (
     Trainer,
     TrainerConfig,
     load_run,
+    read_metrics,
     train,
 )
 from koopkit_diffusion.trainer.data import ShardedBatchSampler
@@ -37,7 +38,7 @@ def _deterministic():
 def _config(**overrides) -> TrainerConfig:
     values = dict(
         steps=STEPS, batch_size=8, log_every=2, checkpoint_every=3, keep_last=2, progress=False,
-        ema_decay=0.9, grad_clip=0.5, lr=1e-2, device="cpu", seed=3,
+        ema_decay=0.9, grad_clip=0.5, lr=1e-2, device="cpu", seed=3, loss_figure=False,
     )  # fmt: skip
     values.update(overrides)
     return TrainerConfig(**values)
@@ -149,17 +150,18 @@ def test_keep_last_k_checkpoints_and_latest_pointer(tmp_path):
     assert (tmp_path / "checkpoints" / "latest").read_text().strip() == "ckpt-00000010.pt"
 
 
-def test_metrics_jsonl_and_config_json(tmp_path):
-    result = train(_make("regressor"), toy_dataset(), _config(steps=6), tmp_path,
-                   metadata={"preset": "toy"})  # fmt: skip
+def test_metrics_jsonl_config_json_and_loss_figure(tmp_path):
+    cfg = _config(steps=6, loss_figure=True)
+    result = train(_make("regressor"), toy_dataset(), cfg, tmp_path, metadata={"preset": "toy"})
     records = [json.loads(line) for line in (tmp_path / "metrics.jsonl").read_text().splitlines()]
     assert [r["step"] for r in records] == [2, 4, 6]
     for r in records:
         assert {"step", "epoch", "time", "lr", "bad_steps", "total", "mse"} <= r.keys()
         assert r["total"] > 0
-    assert records == result.history
+    assert records == result.history == read_metrics(tmp_path)
+    assert (tmp_path / "metrics.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     config = json.loads((tmp_path / "config.json").read_text())
-    assert TrainerConfig.from_dict(config["trainer"]) == _config(steps=6)
+    assert TrainerConfig.from_dict(config["trainer"]) == cfg
     assert config["metadata"] == {"preset": "toy"}
 
 

@@ -5,6 +5,7 @@ exact resume, ``metrics.jsonl``. The user guide's "Training" page walks through 
 
     from koopkit_diffusion.trainer import (
         TrainerConfig, Trainer, TrainResult, train, load_run, RunState, TensorDictDataset,
+        plot_metrics, read_metrics,
     )
 
     cfg = TrainerConfig(
@@ -17,6 +18,7 @@ exact resume, ``metrics.jsonl``. The user guide's "Training" page walks through 
         amp="none",                              # "none" | "bf16" (bf16 autocast on CUDA only)
         compile=False, channels_last=False, num_workers=0, seed=0,
         log_every=100, checkpoint_every=1000, keep_last=3, sample_every=0,  # 0 disables sampling
+        loss_figure=True,                        # run_dir/metrics.png at the end of train()
         tensorboard=False, progress=True, device="auto",  # "auto" | "cpu" | "cuda"
         find_unused_parameters=False,
     )
@@ -58,6 +60,7 @@ items are read one by one and collated.
 
     run_dir/config.json                  {"trainer": {fields}, "metadata": {...}, "world_size": W}
     run_dir/metrics.jsonl                one JSON record per log step
+    run_dir/metrics.png                  loss curves (loss_figure=True)
     run_dir/checkpoints/ckpt-00001000.pt  (keep-last-K) and checkpoints/latest (name of the newest)
     run_dir/tensorboard/                 when tensorboard=True
     run_dir/...                          whatever on_sample writes (e.g. samples/*.png)
@@ -67,6 +70,7 @@ from .checkpoints import RunState, load_run
 from .config import TrainerConfig
 from .data import TensorDictDataset
 from .loop import Trainer, TrainResult, train
+from .plots import plot_metrics, read_metrics
 
 __all__ = [
     "TrainerConfig",
@@ -76,4 +80,6 @@ __all__ = [
     "load_run",
     "RunState",
     "TensorDictDataset",
+    "plot_metrics",
+    "read_metrics",
 ]

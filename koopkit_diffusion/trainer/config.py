@@ -69,6 +69,8 @@ class TrainerConfig:
         Number of checkpoints kept; ``None`` keeps all.
     sample_every : int, default 0
         Steps between calls of the ``on_sample`` callback (and one at the end); 0 disables.
+    loss_figure : bool, default True
+        Write the loss curves to ``run_dir/metrics.png`` when :meth:`Trainer.train` returns.
     tensorboard : bool, default False
         Also write scalars to ``run_dir/tensorboard`` (needs the ``tensorboard`` package).
     progress : bool, default True
@@ -102,6 +104,7 @@ class TrainerConfig:
     checkpoint_every: int = 1000
     keep_last: int | None = 3
     sample_every: int = 0
+    loss_figure: bool = True
     tensorboard: bool = False
     progress: bool = True
     device: str = "auto"

@@ -35,6 +35,7 @@ from .distributed import (
     setup_distributed,
 )
 from .parallel import total_loss, wrap_step_functions
+from .plots import plot_metrics
 from .resume import ResumableMixin
 
 __all__ = ["Trainer", "TrainResult", "train"]
@@ -389,6 +390,8 @@ class Trainer(ResumableMixin):
         finally:
             bar.close()
             del batches  # shuts worker processes down
+        if cfg.loss_figure and self.ctx.is_main and self.history:
+            plot_metrics(self.history, self.run_dir / "metrics.png")
         return TrainResult(
             model=self.model,
             ema=self.ema.module,
