@@ -156,7 +156,12 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--max-degree", type=int, default=7, help="Duffing growth limit")
     parser.add_argument("--kae-steps", type=int, default=1500, help="0 skips the autoencoder")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--threads", type=int, default=1, help="torch CPU threads (small nets)")
     args = parser.parse_args(argv)
+    if args.kae_steps > 0:
+        import torch
+
+        torch.set_num_threads(args.threads)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     results = {

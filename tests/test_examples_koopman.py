@@ -21,7 +21,17 @@ def load_example(name):
     return module
 
 
+@pytest.fixture
+def one_thread():
+    """Tiny networks: one torch thread avoids oversubscribing the shared CI cores."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
 @pytest.mark.slow
+@pytest.mark.usefixtures("one_thread")
 def test_quick_pendulum_consistent_autoencoder_beats_dmd(tmp_path):
     example = load_example("02_pendulum_koopman_autoencoder.py")
     cfg = dataclasses.replace(
@@ -33,12 +43,7 @@ def test_quick_pendulum_consistent_autoencoder_beats_dmd(tmp_path):
         poly_degree=3,
         rbf_centers=30,
     )
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        metrics = example.run(cfg, tmp_path, progress=False)
-    finally:
-        torch.set_num_threads(threads)
+    metrics = example.run(cfg, tmp_path, progress=False)
     errors = metrics["relative_error"]
     assert set(errors) == {"DMD", "EDMD-poly", "EDMD-RBF", "KAE", "consistent KAE"}
     assert errors["consistent KAE"]["100"] < errors["DMD"]["100"]
@@ -49,9 +54,12 @@ def test_quick_pendulum_consistent_autoencoder_beats_dmd(tmp_path):
 
 
 @pytest.mark.slow
+@pytest.mark.usefixtures("one_thread")
 def test_representability_example_main(tmp_path, capsys):
     example = load_example("03_representability.py")
-    results = example.main(["--out", str(tmp_path), "--kae-steps", "60", "--max-degree", "5"])
+    results = example.main(
+        ["--out", str(tmp_path), "--kae-steps", "60", "--max-degree", "5", "--threads", "1"]
+    )
     assert results["slow_manifold"]["closed"]
     assert results["slow_manifold"]["eigenvalues_match"]
     assert not results["duffing"]["closed"]
