@@ -84,6 +84,15 @@ class NumpyOps:
     def sqrt_nonneg(self, x):
         return np.sqrt(np.clip(x, 0, None))
 
+    def exp(self, x):
+        return np.exp(x)
+
+    def cos(self, x):
+        return np.cos(x)
+
+    def clip_min(self, x, low):
+        return np.clip(x, low, None)
+
 
 class TorchOps:
     """The same operations on torch tensors (torch.linalg, so they run on the tensor's device)."""
@@ -168,6 +177,15 @@ class TorchOps:
 
     def sqrt_nonneg(self, x):
         return self.torch.sqrt(self.torch.clamp(x, min=0))
+
+    def exp(self, x):
+        return self.torch.exp(x)
+
+    def cos(self, x):
+        return self.torch.cos(x)
+
+    def clip_min(self, x, low):
+        return self.torch.clamp(x, min=low)
 
 
 def ops_for(x) -> NumpyOps | TorchOps:

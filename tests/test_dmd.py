@@ -181,6 +181,12 @@ def test_numpy_torch_round_trip_and_float32():
     # numpy x0 into a torch-fitted model gives numpy back
     assert isinstance(dmd.predict(X[0], 2), np.ndarray)
 
+    for variant in [{"forward_backward": True}, {"tlsq_rank": 6}, {"method": "projected"}]:
+        ours = DMD(rank=6, svd="gram", **variant).fit(torch.from_numpy(X))
+        np.testing.assert_allclose(
+            ours.eigenvalues_.numpy(), DMD(rank=6, svd="gram", **variant).fit(X).eigenvalues_
+        )
+
     d32 = DMD(rank=6).fit(X.astype(np.float32))
     assert d32.eigenvalues_.dtype == np.complex64
     assert d32.predict(X[0].astype(np.float32), 3).dtype == np.float32
