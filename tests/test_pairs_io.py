@@ -25,6 +25,16 @@ from koopkit_diffusion.pairs import (
     verify,
 )
 
+
+@pytest.fixture(autouse=True)
+def one_torch_thread():
+    """Tiny tensors: torch's thread pool only waits for busy cores (CI shares two)."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
 SHAPE = (3, 4, 4)
 
 
