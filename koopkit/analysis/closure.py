@@ -51,6 +51,9 @@ class ClosureResult:
         zero iff closed.
     message : str
         A one-line verdict.
+    history : list of tuple
+        For :func:`grow_monomial_dictionary`: the dictionary tried in every round (empty for
+        :func:`koopman_closure`).
     """
 
     closed: bool
