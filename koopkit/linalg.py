@@ -239,6 +239,11 @@ def truncated_svd(
         return _randomized_svd(ops, X, int(rank), oversample, n_power_iter, seed)
     if method == "gram":
         return _gram_svd(ops, X, rank)
-    U, s, Vh = ops.svd(X)
+    if shape[0] < shape[1]:
+        # LAPACK is about twice as fast on the tall orientation; the transpose is a view.
+        V, s, Uh = ops.svd(X.T)
+        U, Vh = Uh.T, V.T
+    else:
+        U, s, Vh = ops.svd(X)
     r = svd_rank(s, shape, rank)
     return U[:, :r], s[:r], Vh[:r]
