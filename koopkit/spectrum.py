@@ -84,7 +84,7 @@ def growth_rates(eigenvalues, dt: float) -> np.ndarray:
     return continuous_eigenvalues(eigenvalues, dt).real
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class Spectrum:
     """Spectral summary of a fitted linear model (always numpy).
 
@@ -98,6 +98,11 @@ class Spectrum:
         Mode amplitudes of the initial state.
     dt : float, optional
         Time step between snapshots; needed for continuous-time quantities.
+
+    Notes
+    -----
+    Records compare by identity (``==`` on arrays has no single truth value); compare the
+    fields with ``numpy.testing`` instead.
     """
 
     eigenvalues: np.ndarray

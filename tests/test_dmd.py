@@ -240,3 +240,17 @@ def test_clear_value_errors():
         dmd.predict(X[0, :5], 3)
     with pytest.raises(ValueError, match="n_steps"):
         dmd.predict(X[0], -1)
+
+
+def test_linear_modules_import_neither_torch_nor_pydmd():
+    import subprocess
+    import sys
+
+    modules = "dmd, edmd, dictionaries, linalg, spectrum, systems, interop, analysis.plotting"
+    code = (
+        "import sys\n"
+        + "".join(f"import koopkit.{m}\n" for m in modules.split(", "))
+        + "print('torch' in sys.modules, 'pydmd' in sys.modules)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.split() == ["False", "False"]
