@@ -40,7 +40,8 @@ SCRIPT = textwrap.dedent(
         rank = trainer.ctx.rank
         assert trainer.ctx.world_size == 2
         torch.save(
-            {{"model": result.model.state_dict(), "ema": result.ema.state_dict()}},
+            {{"model": result.model.state_dict(), "ema": result.ema.state_dict(),
+              "losses": [r["total"] for r in result.history]}},
             f"{{out}}/rank{{rank}}.pt",
         )
     """
@@ -78,6 +79,7 @@ def test_two_gloo_processes_hold_identical_weights_and_rank0_checkpoint_resumes(
     rank1 = torch.load(tmp_path / "rank1.pt", weights_only=True)
     _same(rank0["model"], rank1["model"], exact=True)
     _same(rank0["ema"], rank1["ema"], exact=True)
+    assert len(rank0["losses"]) == 2 and rank0["losses"] == rank1["losses"]
 
     # Global batch 8 split 4 + 4 with averaged gradients = one process with batch 8.
     torch.manual_seed(0)

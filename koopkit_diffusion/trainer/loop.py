@@ -35,7 +35,7 @@ from .distributed import (
     setup_distributed,
 )
 from .parallel import total_loss, wrap_step_functions
-from .plots import plot_metrics
+from .plots import plot_metrics, read_metrics
 from .resume import ResumableMixin
 
 __all__ = ["Trainer", "TrainResult", "train"]
@@ -221,6 +221,8 @@ class Trainer(ResumableMixin):
             )
         self._writer = self._tensorboard() if config.tensorboard else None
         self.ctx.barrier()
+        if path and not self.ctx.is_main and self.metrics_path.is_file():
+            self.history = read_metrics(self.run_dir)  # rank 0 has truncated it to our step
         self._gen_fn, self._disc_fn = wrap_step_functions(
             self.model, self.ctx, self.disc_optimizer is not None, config
         )
@@ -423,10 +425,10 @@ class Trainer(ResumableMixin):
             **means,
         }
         self._sums, self._counts = {}, {}
+        self.history.append(record)  # every rank holds the (globally averaged) records
         if self.ctx.is_main:
             with open(self.metrics_path, "a") as f:
                 f.write(json.dumps(record) + "\n")
-            self.history.append(record)
             if self._writer is not None:
                 for k, v in record.items():
                     if k != "step":
