@@ -204,3 +204,19 @@ def test_edmd_value_errors(slow_manifold_data):
         RBF(n_centers=1000).fit(X[0])
     with pytest.raises(ValueError, match="degree"):
         Polynomial(0).fit(X[0])
+
+
+@pytest.mark.parametrize(
+    "estimator",
+    [DMD(rank=3), EDMD(dictionary=Polynomial(2)), KernelEDMD(rank=3), Polynomial(3), RBF(3)],
+    ids=lambda e: type(e).__name__,
+)
+def test_scikit_learn_parameter_checks(estimator):
+    from sklearn.utils import estimator_checks as checks
+
+    name = type(estimator).__name__
+    checks.check_parameters_default_constructible(name, estimator)
+    checks.check_no_attributes_set_in_init(name, estimator)
+    checks.check_get_params_invariance(name, estimator)
+    checks.check_set_params(name, estimator)
+    checks.check_estimator_repr(name, estimator)
