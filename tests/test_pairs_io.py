@@ -275,6 +275,11 @@ def test_a_wrongly_stated_noise_end_is_refused(tmp_path):
         import_trajectories(
             traj, tmp_path / "b", noise_index=0, sample_index=1, noise_scale=1.0, progress=False
         )
+    assert not (tmp_path / "a").exists() and not (tmp_path / "b").exists()
+    import_trajectories(
+        traj, tmp_path / "a", noise_index=0, sample_index=1, noise_scale=80.0, progress=False
+    )
+    assert verify(tmp_path / "a").ok
 
 
 def test_npz_without_known_keys_is_named(tmp_path):

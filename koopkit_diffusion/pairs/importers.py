@@ -93,17 +93,20 @@ def _write(
         sampler=None,
         source=source,
     )
-    writer = PairSetWriter(out_dir, manifest, resume=resume)
+    # The directory is touched only once the first shard has passed its checks, so a refused
+    # import leaves nothing behind and can be rerun with corrected arguments.
+    writer: PairSetWriter | None = None
     buffers: dict[str, list[np.ndarray]] = {"noise": [], "sample": [], "label": []}
     filled, index = 0, 0
     bar = tqdm(total=count, desc="import", unit="pair", disable=not progress)
 
     def flush(m: int) -> None:
-        nonlocal filled, index
+        nonlocal filled, index, writer
         joined = {k: np.concatenate(v) for k, v in buffers.items() if v}
         shard = {k: v[:m] for k, v in joined.items()}
-        if index == 0:
+        if writer is None:
             _check_noise(shard["noise"], noise_scale)
+            writer = PairSetWriter(out_dir, manifest, resume=resume)
         writer.write_shard(index, shard)
         for k in buffers:
             buffers[k] = [joined[k][m:]] if k in joined and len(joined[k]) > m else []
