@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import itertools
 import json
+import os
+import signal
 import sys
 import tempfile
 from pathlib import Path
@@ -120,6 +122,30 @@ def test_resume_after_crash_continues_from_last_periodic_checkpoint(tmp_path):
     assert _losses(result.history) == ref_history
     lines = (tmp_path / "metrics.jsonl").read_text().splitlines()
     assert [json.loads(line)["step"] for line in lines] == [2, 4, 6, 8, 9]
+
+
+def test_sigterm_stops_with_a_checkpoint_and_resume_is_exact(tmp_path):
+    reference, ref_history = _reference("regressor")
+    sent = []
+
+    def preempt(model, step, run_dir):
+        if not sent:
+            sent.append(step)
+            os.kill(os.getpid(), signal.SIGTERM)
+
+    before = signal.getsignal(signal.SIGTERM)
+    cfg = _config(sample_every=4)
+    with Trainer(_make("regressor"), toy_dataset(), cfg, tmp_path, on_sample=preempt) as t:
+        result = t.train()
+    assert result.interrupted and result.step == 4 == sent[0]
+    assert result.checkpoint.name == "ckpt-00000004.pt"
+    assert signal.getsignal(signal.SIGTERM) is before
+    with Trainer(_make("regressor", init_seed=4), toy_dataset(), cfg, tmp_path,
+                 resume=True) as t:  # fmt: skip
+        result = t.train()
+    assert not result.interrupted
+    _assert_same(_fingerprint(t), reference)
+    assert _losses(result.history) == ref_history
 
 
 def test_nan_guard_skips_and_counts_bad_steps(tmp_path):

@@ -69,6 +69,9 @@ class TrainerConfig:
         Number of checkpoints kept; ``None`` keeps all.
     sample_every : int, default 0
         Steps between calls of the ``on_sample`` callback (and one at the end); 0 disables.
+    graceful_stop : bool, default True
+        While :meth:`Trainer.train` runs, the first SIGTERM or SIGINT ends the current step,
+        writes a checkpoint and returns (``TrainResult.interrupted``); a second one acts as usual.
     loss_figure : bool, default True
         Write the loss curves to ``run_dir/metrics.png`` when :meth:`Trainer.train` returns.
     tensorboard : bool, default False
@@ -104,6 +107,7 @@ class TrainerConfig:
     checkpoint_every: int = 1000
     keep_last: int | None = 3
     sample_every: int = 0
+    graceful_stop: bool = True
     loss_figure: bool = True
     tensorboard: bool = False
     progress: bool = True

@@ -37,6 +37,7 @@ from .distributed import (
 from .parallel import total_loss, wrap_step_functions
 from .plots import plot_metrics, read_metrics
 from .resume import ResumableMixin
+from .signals import StopOnSignal
 
 __all__ = ["Trainer", "TrainResult", "train"]
 
@@ -68,6 +69,9 @@ class TrainResult:
         The run directory.
     checkpoint : pathlib.Path
         The last checkpoint written.
+    interrupted : bool
+        True when a SIGTERM/SIGINT stopped the run early (``graceful_stop``); continue it with
+        ``resume=True``.
     """
 
     model: nn.Module
@@ -78,6 +82,7 @@ class TrainResult:
     bad_disc_steps: int
     run_dir: Path
     checkpoint: Path
+    interrupted: bool = False
 
 
 class Trainer(ResumableMixin):
@@ -195,6 +200,8 @@ class Trainer(ResumableMixin):
         self.ema = EMA(model, decay=config.ema_decay, warmup=config.ema_warmup)
         self.step = self.bad_steps = self.bad_disc_steps = self._consecutive_bad = 0
         self._elapsed = 0.0
+        self._t_last = self._t_log = 0.0  # wall clock of the last step and of the last record
+        self._steps_since_log = 0
         self._sums: dict[str, torch.Tensor] = {}  # per-key loss sums since the last log record
         self._counts: dict[str, int] = {}
         self.checkpoints = CheckpointManager(self.run_dir, config.keep_last)
@@ -336,7 +343,8 @@ class Trainer(ResumableMixin):
         ----------
         stop_at : int, optional
             Stop early at this global step, as a graceful interruption would; continue later
-            with ``resume=True``.
+            with ``resume=True``. With ``config.graceful_stop`` a SIGTERM or SIGINT does the
+            same at the end of the current step (see :mod:`koopkit_diffusion.trainer.signals`).
 
         Returns
         -------
@@ -358,40 +366,23 @@ class Trainer(ResumableMixin):
             disable=not (cfg.progress and self.ctx.is_main),
         )  # fmt: skip
         batches = iter(loader)
-        t_log = t_last = time.perf_counter()
-        steps_since_log = 0
-        try:
-            while self.step < target:
-                batch = batch_to_device(next(batches), self.ctx.device, cfg.channels_last)
-                logged = self.train_step(batch)
-                steps_since_log += 1
-                if logged is not None:
-                    for k, v in logged.items():
-                        self._sums[k] = self._sums.get(k, torch.zeros_like(v)) + v
-                        self._counts[k] = self._counts.get(k, 0) + 1
-                now = time.perf_counter()
-                self._elapsed += now - t_last
-                t_last = now
-                bar.update(1)
-                if self.step % cfg.log_every == 0 or self.step == cfg.steps:
-                    rate = steps_since_log * cfg.batch_size / max(now - t_log, 1e-9)
-                    record = self._log(sampler.position(self.step - 1)[0], rate)
-                    bar.set_postfix(loss=f"{record.get('total', float('nan')):.4g}",
-                                    bad=self.bad_steps)  # fmt: skip
-                    t_log, steps_since_log = now, 0
-                if cfg.sample_every and (
-                    self.step % cfg.sample_every == 0 or self.step == cfg.steps
-                ):
-                    self.sample()
-                if self.step % cfg.checkpoint_every == 0:
+        self._t_last = self._t_log = time.perf_counter()
+        self._steps_since_log = 0
+        interrupted = False
+        with StopOnSignal(cfg.graceful_stop) as stop:
+            try:
+                while self.step < target:
+                    batch = batch_to_device(next(batches), self.ctx.device, cfg.channels_last)
+                    self._after_step(self.train_step(batch), sampler, bar)
+                    if stop.agreed(self.ctx):
+                        interrupted = True
+                        logger.warning("stopped by a signal at step %d", self.step)
+                        break
+                if self.last_checkpoint != self.checkpoints.path(self.step):
                     self.save()
-            if self.last_checkpoint is None or self.last_checkpoint != self.checkpoints.path(
-                self.step
-            ):
-                self.save()
-        finally:
-            bar.close()
-            del batches  # shuts worker processes down
+            finally:
+                bar.close()
+                del batches  # shuts worker processes down
         if cfg.loss_figure and self.ctx.is_main and self.history:
             plot_metrics(self.history, self.run_dir / "metrics.png")
         return TrainResult(
@@ -403,7 +394,31 @@ class Trainer(ResumableMixin):
             bad_disc_steps=self.bad_disc_steps,
             run_dir=self.run_dir,
             checkpoint=self.last_checkpoint,
+            interrupted=interrupted,
         )
+
+    def _after_step(
+        self, logged: dict[str, torch.Tensor] | None, sampler: ShardedBatchSampler, bar: Any
+    ) -> None:
+        """Accumulate the losses; log, sample and checkpoint when their cadence comes."""
+        cfg = self.config
+        self._steps_since_log += 1
+        for k, v in (logged or {}).items():
+            self._sums[k] = self._sums.get(k, torch.zeros_like(v)) + v
+            self._counts[k] = self._counts.get(k, 0) + 1
+        now = time.perf_counter()
+        self._elapsed += now - self._t_last
+        self._t_last = now
+        bar.update(1)
+        if self.step % cfg.log_every == 0 or self.step == cfg.steps:
+            rate = self._steps_since_log * cfg.batch_size / max(now - self._t_log, 1e-9)
+            record = self._log(sampler.position(self.step - 1)[0], rate)
+            bar.set_postfix(loss=f"{record.get('total', float('nan')):.4g}", bad=self.bad_steps)
+            self._t_log, self._steps_since_log = now, 0
+        if cfg.sample_every and (self.step % cfg.sample_every == 0 or self.step == cfg.steps):
+            self.sample()
+        if self.step % cfg.checkpoint_every == 0:
+            self.save()
 
     def _log(self, epoch: int, samples_per_s: float) -> dict[str, Any]:
         """Average the losses since the last record over steps and ranks; rank 0 writes it."""
