@@ -3,9 +3,15 @@
 import os
 
 import matplotlib
+import torch
 from hypothesis import HealthCheck, settings
 
 matplotlib.use("Agg")
+
+# Under pytest-xdist every worker already owns a core: a torch thread pool per worker
+# oversubscribes the machine and makes small-tensor work many times slower.
+if os.environ.get("PYTEST_XDIST_WORKER"):
+    torch.set_num_threads(1)
 
 # Deadlines are off: the CI machine has two cores and tests share them; hypothesis checks laws,
 # not speed. Benchmarks in benchmarks/ measure speed.
