@@ -100,3 +100,21 @@ def test_from_pydmd_rejects_unfitted_or_foreign_objects():
         from_pydmd(pydmd.DMD(svd_rank=2))
     with pytest.raises(ValueError, match="expected a PyDMD model"):
         from_pydmd(object())
+
+
+def test_benchmark_script_runs_on_small_data(capsys):
+    import importlib.util
+    import pathlib
+
+    path = pathlib.Path(__file__).resolve().parents[1] / "benchmarks" / "bench_dmd.py"
+    spec = importlib.util.spec_from_file_location("bench_dmd", path)
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    results = bench.main(["--n-features", "300", "--n-snapshots", "60", "--repeats", "1"])
+    errors = {name: err for name, (_, err) in results.items()}
+    assert len(errors) == 5
+    reference = errors.pop("pydmd DMD(svd_rank)")
+    assert reference < 1e-4  # 59 noisy snapshots still pin the eigenvalues down
+    for err in errors.values():  # every koopkit path is as accurate as PyDMD
+        assert err <= reference * (1 + 1e-6) + 1e-12
+    assert "svd='auto' vs pydmd" in capsys.readouterr().out
