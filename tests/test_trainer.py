@@ -124,7 +124,7 @@ def test_resume_after_crash_continues_from_last_periodic_checkpoint(tmp_path):
     assert [json.loads(line)["step"] for line in lines] == [2, 4, 6, 8, 9]
 
 
-def test_sigterm_stops_with_a_checkpoint_and_resume_is_exact(tmp_path):
+def test_sigterm_checkpoints_before_exiting_and_resume_is_exact(tmp_path):
     reference, ref_history = _reference("regressor")
     sent = []
 
@@ -136,16 +136,28 @@ def test_sigterm_stops_with_a_checkpoint_and_resume_is_exact(tmp_path):
     before = signal.getsignal(signal.SIGTERM)
     cfg = _config(sample_every=4)
     with Trainer(_make("regressor"), toy_dataset(), cfg, tmp_path, on_sample=preempt) as t:
-        result = t.train()
-    assert result.interrupted and result.step == 4 == sent[0]
-    assert result.checkpoint.name == "ckpt-00000004.pt"
+        with pytest.raises(SystemExit) as exit_info:
+            t.train()
+    assert exit_info.value.code == 128 + signal.SIGTERM
+    assert t.step == 4 == sent[0]
+    assert (tmp_path / "checkpoints" / "latest").read_text().strip() == "ckpt-00000004.pt"
     assert signal.getsignal(signal.SIGTERM) is before
     with Trainer(_make("regressor", init_seed=4), toy_dataset(), cfg, tmp_path,
                  resume=True) as t:  # fmt: skip
         result = t.train()
-    assert not result.interrupted
     _assert_same(_fingerprint(t), reference)
     assert _losses(result.history) == ref_history
+
+
+def test_ctrl_c_checkpoints_before_keyboard_interrupt(tmp_path):
+    def interrupt(model, step, run_dir):
+        os.kill(os.getpid(), signal.SIGINT)
+
+    cfg = _config(sample_every=2)
+    with Trainer(_make("regressor"), toy_dataset(), cfg, tmp_path, on_sample=interrupt) as t:
+        with pytest.raises(KeyboardInterrupt):
+            t.train()
+    assert (tmp_path / "checkpoints" / "latest").read_text().strip() == "ckpt-00000002.pt"
 
 
 def test_nan_guard_skips_and_counts_bad_steps(tmp_path):

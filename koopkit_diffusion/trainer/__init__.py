@@ -18,7 +18,7 @@ exact resume, ``metrics.jsonl``. The user guide's "Training" page walks through 
         amp="none",                              # "none" | "bf16" (bf16 autocast on CUDA only)
         compile=False, channels_last=False, num_workers=0, seed=0,
         log_every=100, checkpoint_every=1000, keep_last=3, sample_every=0,  # 0 disables sampling
-        graceful_stop=True,                      # SIGTERM/SIGINT: finish step, checkpoint, return
+        graceful_stop=True,                      # SIGTERM/SIGINT: finish step, checkpoint, exit
         loss_figure=True,                        # run_dir/metrics.png at the end of train()
         tensorboard=False, progress=True, device="auto",  # "auto" | "cpu" | "cuda"
         find_unused_parameters=False,
@@ -37,8 +37,7 @@ exact resume, ``metrics.jsonl``. The user guide's "Training" page walks through 
 
     result.model, result.ema              # trained nn.Module and its EMA copy (nn.Module)
     result.history                        # list of metrics.jsonl records (dicts), on every rank
-    result.step, result.bad_steps, result.bad_disc_steps, result.run_dir, result.checkpoint,
-    result.interrupted                    # True if SIGTERM/SIGINT stopped it; resume=True goes on
+    result.step, result.bad_steps, result.bad_disc_steps, result.run_dir, result.checkpoint
 
     state = load_run(run_dir, model=None, checkpoint="latest", map_location="cpu")
     state.config (TrainerConfig), state.metadata (dict), state.step, state.model_state,

@@ -70,8 +70,8 @@ class TrainerConfig:
     sample_every : int, default 0
         Steps between calls of the ``on_sample`` callback (and one at the end); 0 disables.
     graceful_stop : bool, default True
-        While :meth:`Trainer.train` runs, the first SIGTERM or SIGINT ends the current step,
-        writes a checkpoint and returns (``TrainResult.interrupted``); a second one acts as usual.
+        While :meth:`Trainer.train` runs, the first SIGTERM or SIGINT waits for the current step
+        and a checkpoint, then takes its usual effect (``SystemExit`` / ``KeyboardInterrupt``).
     loss_figure : bool, default True
         Write the loss curves to ``run_dir/metrics.png`` when :meth:`Trainer.train` returns.
     tensorboard : bool, default False

@@ -69,9 +69,6 @@ class TrainResult:
         The run directory.
     checkpoint : pathlib.Path
         The last checkpoint written.
-    interrupted : bool
-        True when a SIGTERM/SIGINT stopped the run early (``graceful_stop``); continue it with
-        ``resume=True``.
     """
 
     model: nn.Module
@@ -82,7 +79,6 @@ class TrainResult:
     bad_disc_steps: int
     run_dir: Path
     checkpoint: Path
-    interrupted: bool = False
 
 
 class Trainer(ResumableMixin):
@@ -343,8 +339,13 @@ class Trainer(ResumableMixin):
         ----------
         stop_at : int, optional
             Stop early at this global step, as a graceful interruption would; continue later
-            with ``resume=True``. With ``config.graceful_stop`` a SIGTERM or SIGINT does the
-            same at the end of the current step (see :mod:`koopkit_diffusion.trainer.signals`).
+            with ``resume=True``.
+
+        Raises
+        ------
+        KeyboardInterrupt, SystemExit
+            With ``config.graceful_stop``, after a SIGINT or SIGTERM, once the current step is
+            done and checkpointed (see :mod:`koopkit_diffusion.trainer.signals`).
 
         Returns
         -------
@@ -368,21 +369,24 @@ class Trainer(ResumableMixin):
         batches = iter(loader)
         self._t_last = self._t_log = time.perf_counter()
         self._steps_since_log = 0
-        interrupted = False
+        stopped_by = 0
         with StopOnSignal(cfg.graceful_stop) as stop:
             try:
                 while self.step < target:
                     batch = batch_to_device(next(batches), self.ctx.device, cfg.channels_last)
                     self._after_step(self.train_step(batch), sampler, bar)
-                    if stop.agreed(self.ctx):
-                        interrupted = True
-                        logger.warning("stopped by a signal at step %d", self.step)
+                    stopped_by = stop.agreed(self.ctx)
+                    if stopped_by:
+                        logger.warning("signal %d: checkpoint at step %d, stopping", stopped_by,
+                                       self.step)  # fmt: skip
                         break
                 if self.last_checkpoint != self.checkpoints.path(self.step):
                     self.save()
             finally:
                 bar.close()
                 del batches  # shuts worker processes down
+        if stopped_by:
+            StopOnSignal.raise_for(stopped_by)
         if cfg.loss_figure and self.ctx.is_main and self.history:
             plot_metrics(self.history, self.run_dir / "metrics.png")
         return TrainResult(
@@ -394,7 +398,6 @@ class Trainer(ResumableMixin):
             bad_disc_steps=self.bad_disc_steps,
             run_dir=self.run_dir,
             checkpoint=self.last_checkpoint,
-            interrupted=interrupted,
         )
 
     def _after_step(

@@ -1,10 +1,11 @@
-"""Graceful stop on SIGTERM / SIGINT: finish the step, checkpoint, return.
+"""Graceful stop on SIGTERM / SIGINT: finish the step, checkpoint, then stop as usual.
 
 Schedulers announce preemption with SIGTERM (SLURM, Kubernetes; ``torchrun`` forwards it to
 every worker). While :meth:`Trainer.train` runs, the first SIGTERM or SIGINT only raises a flag;
-the loop stops after the current step, writes a checkpoint and returns, so that
-``resume=True`` continues exactly. The previous handlers are restored at once, so a second
-signal acts as usual (a second Ctrl-C raises ``KeyboardInterrupt``).
+the loop stops after the current step and writes a checkpoint, and only then does the signal
+take its usual effect: ``KeyboardInterrupt`` for SIGINT, ``SystemExit(143)`` for SIGTERM. The
+program ends as it would have, but ``resume=True`` continues exactly. The previous handlers are
+restored at once, so a second signal acts immediately.
 """
 
 from __future__ import annotations
@@ -31,12 +32,12 @@ class StopOnSignal:
     ----------
     enabled : bool
         Install the handlers (only possible in the main thread; elsewhere nothing is installed
-        and :attr:`requested` stays false).
+        and :attr:`requested` stays 0).
     """
 
     def __init__(self, enabled: bool) -> None:
         self.enabled = enabled
-        self.requested = False
+        self.requested = 0  # the signal number received, 0 if none
         self._previous: dict[int, Any] = {}
 
     def __enter__(self) -> StopOnSignal:
@@ -46,7 +47,7 @@ class StopOnSignal:
         return self
 
     def _handle(self, signum: int, frame: FrameType | None) -> None:
-        self.requested = True
+        self.requested = signum
         self._restore()
 
     def _restore(self) -> None:
@@ -57,12 +58,22 @@ class StopOnSignal:
     def __exit__(self, *exc: Any) -> None:
         self._restore()
 
-    def agreed(self, ctx: DistContext) -> bool:
-        """Whether any process was asked to stop (collective under DDP when enabled)."""
+    def agreed(self, ctx: DistContext) -> int:
+        """The signal any process received (the highest number), 0 if none.
+
+        Collective under DDP when enabled: every process must call it after every step.
+        """
         if not self.enabled:
-            return False
+            return 0
         if not ctx.distributed:
             return self.requested
-        flag = torch.tensor(int(self.requested), device=ctx.device)
+        flag = torch.tensor(self.requested, device=ctx.device)
         dist.all_reduce(flag, op=dist.ReduceOp.MAX)
-        return bool(flag)
+        return int(flag)
+
+    @staticmethod
+    def raise_for(signum: int) -> None:
+        """Take the signal's usual effect now: ``KeyboardInterrupt`` or ``SystemExit(128 + n)``."""
+        if signum == signal.SIGINT:
+            raise KeyboardInterrupt
+        raise SystemExit(128 + signum)
