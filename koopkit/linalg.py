@@ -114,7 +114,9 @@ def svd_rank(s, shape: tuple[int, int], rank=None) -> int:
     return max(1, min(r, len(s)))
 
 
-def choose_svd_method(shape: tuple[int, int], rank=None, oversample: int = 10) -> str:
+def choose_svd_method(
+    shape: tuple[int, int], rank=None, oversample: int = 10, single_precision: bool = False
+) -> str:
     """The path ``method="auto"`` takes for a matrix of ``shape`` and a rank rule.
 
     Matrices with fewer than 10^5 entries use the thin SVD. Elongated matrices (one side at
@@ -122,17 +124,22 @@ def choose_svd_method(shape: tuple[int, int], rank=None, oversample: int = 10) -
     side, ``N`` the long one) beats the randomized path's ``O(k N l)`` passes while ``k`` is
     below about ``20 l``, ``l = rank + oversample``. Otherwise a positive integer rank with
     ``l`` at most a quarter of the short side uses the randomized path, and everything else
-    the thin SVD.
+    the thin SVD. In single precision (float32 data) the Gram path would resolve only about
+    three decades of singular values, so it is replaced by the randomized path (integer rank)
+    or the thin SVD.
     """
     m, n = shape
     small_k, large = min(m, n), max(m, n)
     if m * n < 100_000:
         return "svd"
     int_rank = isinstance(rank, numbers.Integral) and not isinstance(rank, bool) and rank > 0
+    fits_randomized = int_rank and rank + oversample <= small_k // 4
     elongated = large >= 4 * small_k
+    if single_precision:
+        return "randomized" if fits_randomized else "svd"
     if elongated and not (int_rank and small_k > 20 * (rank + oversample)):
         return "gram"
-    if int_rank and rank + oversample <= small_k // 4:
+    if fits_randomized:
         return "randomized"
     return "gram" if elongated else "svd"
 
@@ -229,7 +236,7 @@ def truncated_svd(
     if isinstance(rank, numbers.Integral) and rank > min(shape):
         raise ValueError(f"rank={rank} is larger than the data allows (min{shape} = {min(shape)})")
     if method == "auto":
-        method = choose_svd_method(shape, rank, oversample)
+        method = choose_svd_method(shape, rank, oversample, single_precision=ops.eps > 1e-10)
     if method == "randomized":
         if not (isinstance(rank, numbers.Integral) and rank > 0):
             raise ValueError(

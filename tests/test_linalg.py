@@ -83,6 +83,8 @@ def test_auto_picks_randomized_gram_svd_by_shape_and_rank():
     assert choose_svd_method((1000, 800), 5) == "randomized"
     assert choose_svd_method((1000, 800), None) == "svd"
     assert choose_svd_method((300, 200), 5) == "svd"
+    assert choose_svd_method((500, 20000), 20, single_precision=True) == "randomized"
+    assert choose_svd_method((500, 20000), None, single_precision=True) == "svd"
 
 
 def test_torch_input_gives_torch_output_and_same_values():
