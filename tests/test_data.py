@@ -45,6 +45,20 @@ def test_checkerboard_fills_all_eight_squares_evenly():
     assert counts[counts > 0].min() > 0.9 * 40_000 / 8
 
 
+def test_checkerboard_denoiser_is_the_posterior_mean():
+    denoise = data.checkerboard_denoiser()
+    y = data.checkerboard(200_000, seed=5).double()
+    x = torch.tensor([[0.3, 0.2], [1.0, -2.0], [4.0, 4.0], [-1.0, 3.0]], dtype=torch.float64)
+    for sigma in (0.05, 0.5, 2.0, 20.0):
+        # Monte Carlo E[y | x]: weights exp(-|x - y|^2 / (2 sigma^2)) over data samples.
+        w = torch.softmax(-((x[:, None] - y[None]) ** 2).sum(-1) / (2 * sigma**2), dim=1)
+        torch.testing.assert_close(denoise(x, torch.full((4,), sigma)), w @ y, rtol=0, atol=0.03)
+    # Far inside a square at tiny noise the clean sample is x itself.
+    inside = torch.tensor([[1.0, 1.0]], dtype=torch.float64)
+    torch.testing.assert_close(denoise(inside, torch.tensor([1e-3])), inside)
+    assert torch.isfinite(denoise(torch.full((1, 2), 50.0), torch.tensor([1e-3]))).all()
+
+
 def test_digits_fixed_stratified_split_in_unit_range():
     x_train, y_train = data.digits("train")
     x_test, y_test = data.digits("test")
