@@ -16,6 +16,7 @@ _SUBMODULES = {
     "edm",
     "nets",
     "data",
+    "teacher",
     "pairs",
     "kdm",
     "losses",
