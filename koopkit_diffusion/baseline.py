@@ -34,14 +34,11 @@ class KDBaseline(_GeneratorMixin, nn.Module):
         Networks, loss and adversary as for KDM; the latent, operator and σz settings other than
         the latent size are unused (there is no latent target).
 
-    Attributes
-    ----------
-    encoder, decoder : nn.Module
-    middle : nn.Linear
-        The ``latent_dim × latent_dim`` affine map, KDM's dense operator counterpart.
-    discriminator : nn.Module or None
-    sigma_max : float
-    config : KDMConfig
+    Notes
+    -----
+    Public attributes: ``encoder``, ``middle`` (the ``latent_dim × latent_dim`` affine map, the
+    counterpart of KDM's dense operator), ``decoder``, ``discriminator`` (or ``None``),
+    ``sigma_max``, ``config``.
     """
 
     def __init__(self, config: KDMConfig) -> None:

@@ -47,7 +47,7 @@ SIGMA_DATA = 0.5
 class KDMConfig:
     """Configuration of a :class:`KDM` (and of the KD baseline, which reuses its networks).
 
-    Attributes
+    Parameters
     ----------
     data_shape : tuple of int
         Shape of one sample: ``(d,)`` for flat data, ``(C, H, W)`` for images.
@@ -322,7 +322,7 @@ class _GeneratorMixin:
         ----------
         n : int, optional
             Number of samples when ``noise`` is not given.
-        noise : Tensor of shape (n, *data_shape), optional
+        noise : Tensor of shape (n, C, ...) (``(n, *data_shape)``), optional
             Unscaled ``ε ~ N(0, I)``; drawn with ``generator`` when omitted.
         labels : Tensor of shape (n,), optional
             Classes for a conditional model; drawn uniformly with ``generator`` when omitted.
@@ -331,7 +331,7 @@ class _GeneratorMixin:
 
         Returns
         -------
-        Tensor of shape (n, *data_shape)
+        Tensor of shape (n, C, ...) (``(n, *data_shape)``)
         """
         ref = next(self.parameters())
         if noise is None:
@@ -360,18 +360,12 @@ class KDM(_GeneratorMixin, nn.Module):
     ----------
     config : KDMConfig
 
-    Attributes
-    ----------
-    encoder_noise, encoder_data, decoder : nn.Module
-        ``E_T``, ``E_0`` (training only), ``D``.
-    operator : nn.Module
-        The Koopman operator ``K`` on flat latents ``(batch, latent_dim)``.
-    control : nn.Linear or None
-        ``B`` of the control term ``B·y`` (conditional models).
-    discriminator : nn.Module or None
-        Present when the adversary is on (``config.w_adv > 0``).
-    sigma_max : float
-    config : KDMConfig
+    Notes
+    -----
+    Public attributes: ``encoder_noise``, ``encoder_data`` (training only) and ``decoder``
+    (``E_T``, ``E_0``, ``D``); ``operator`` (``K`` on flat latents ``(batch, latent_dim)``, from
+    :mod:`koopkit.operators`); ``control`` (``B`` of ``B·y``, conditional models, else ``None``);
+    ``discriminator`` (when ``config.w_adv > 0``, else ``None``); ``sigma_max``; ``config``.
     """
 
     def __init__(self, config: KDMConfig) -> None:

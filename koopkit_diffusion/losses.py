@@ -61,7 +61,7 @@ def mse(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
 
     Parameters
     ----------
-    x, y : Tensor of shape (batch, *data_shape)
+    x, y : Tensor of shape (batch, ...)
 
     Returns
     -------
@@ -80,7 +80,7 @@ def pseudo_huber(x: torch.Tensor, y: torch.Tensor, c: float | None = None) -> to
 
     Parameters
     ----------
-    x, y : Tensor of shape (batch, *data_shape)
+    x, y : Tensor of shape (batch, ...)
     c : float, optional
         Transition scale ``c > 0``. Default ``0.00054·√d`` with ``d`` the number of elements per
         sample, as in that paper.

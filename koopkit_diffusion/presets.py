@@ -1,16 +1,14 @@
 """Named KDM configurations: a model config plus a training config.
 
-=================  ==========================================================================
-``checkerboard``   2-D checkerboard, MLPs of width 256, latent 256, batch 4096, 20k steps, MSE,
-                   no adversary (Berman et al. 2025, 2-D experiments)
-``digits``         8×8 sklearn digits, small UNets (32 channels, two levels), MSE
-``cifar10-uncond`` three UNets (64 channels, mult (1, 2, 2, 2), 4 blocks, attention at 16),
-                   1 latent channel, dense operator with bias, LPIPS + adversary, Adam 3e-4,
-                   batch 128, EMA 0.9999, 800k steps (≈ 47.5M trainable, ≈ 32M sampling path)
-``cifar10-cond``   the same, class-conditional (label embedding + control term ``B·y``)
-``ffhq64``         64×64, 32 channels, latent projected linearly to 512
-``afhqv2-64``      as ``ffhq64``
-=================  ==========================================================================
+- ``checkerboard``: 2-D checkerboard, MLPs of width 256, latent 256, batch 4096, 20k steps, MSE,
+  no adversary (Berman et al. 2025, 2-D experiments);
+- ``digits``: 8×8 sklearn digits, small UNets (32 channels, two levels), MSE;
+- ``cifar10-uncond``: three UNets (64 channels, mult (1, 2, 2, 2), 4 blocks, attention at 16),
+  1 latent channel, dense operator with bias, LPIPS + adversary, Adam 3e-4, batch 128,
+  EMA 0.9999, 800k steps (≈ 47.5M trainable, ≈ 32M on the sampling path);
+- ``cifar10-cond``: the same, class-conditional (label embedding + control term ``B·y``);
+- ``ffhq64``: 64×64, 32 channels, latent projected linearly to 512;
+- ``afhqv2-64``: as ``ffhq64``.
 
 Every field can be overridden by a string, as on the command line::
 
@@ -37,7 +35,7 @@ __all__ = ["Preset", "PRESETS", "get_preset", "preset_names", "apply_overrides",
 class Preset:
     """A named configuration.
 
-    Attributes
+    Parameters
     ----------
     name : str
     description : str

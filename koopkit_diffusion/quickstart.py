@@ -42,7 +42,7 @@ SW_FLOOR = 0.0096
 class QuickstartConfig:
     """Sizes of the quickstart (defaults: about five minutes on two CPU cores).
 
-    Attributes
+    Parameters
     ----------
     teacher_hidden, teacher_depth, teacher_steps, teacher_batch : int
         The EDM teacher's residual MLP and its training budget.

@@ -1,0 +1,172 @@
+"""KDM benchmarks: training-step time, one-step vs 35-evaluation sampling, sample quality.
+
+``step``     one training step of the ``checkerboard`` preset (batch 4096, MLPs width 256, latent
+             256) through the project's trainer (``Trainer.train_step``: losses, backward, Adam,
+             EMA, NaN guard) vs a plain eager implementation of the same step written here
+             (separate decoder calls, default Adam, a Python EMA loop). Target ≤ 150 ms.
+``sample``   KDM one-step sampling vs the teacher's 18-step Heun sampler (35 evaluations) on the
+             same 50k noises. Target ≥ 20× faster.
+``quality``  SW1 (512 directions) of 50k KDM and KD samples vs 50k held-out teacher samples, with
+             the floor of two independent 50k true sets beside them.
+
+    python benchmarks/bench_kdm.py step
+    python benchmarks/bench_kdm.py sample [--teacher-run runs/quickstart/teacher]
+    python benchmarks/bench_kdm.py quality --kdm runs/quickstart/kdm --kd runs/quickstart/kd \
+        --eval-pairs runs/quickstart/eval-pairs
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import tempfile
+import time
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+
+def _timeit(fn, repeats: int, warmup: int = 3) -> list[float]:
+    for _ in range(warmup):
+        fn()
+    times = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t0)
+    return times
+
+
+class _PlainKDM(nn.Module):
+    """The same architecture and objective, written the obvious way."""
+
+    def __init__(self, width: int, depth: int, latent: int, act: type[nn.Module]) -> None:
+        super().__init__()
+
+        def mlp(i, o):
+            layers = [nn.Linear(i, width), act()]
+            for _ in range(depth - 1):
+                layers += [nn.Linear(width, width), act()]
+            return nn.Sequential(*layers, nn.Linear(width, o))
+
+        self.e_t, self.e_0, self.dec = mlp(2, latent), mlp(2, latent), mlp(latent, 2)
+        self.K = nn.Linear(latent, latent)
+
+    def loss(self, noise, x0, sigma_max=80.0, sigma_z=0.4):
+        z0 = self.e_0(x0)
+        zt = self.e_t(noise * sigma_max / (sigma_max**2 + 0.25) ** 0.5)
+        zhat = self.K(zt + sigma_z * torch.randn_like(zt))
+        rec = F.mse_loss(self.dec(z0 + sigma_z * torch.randn_like(z0)), x0)
+        push = F.mse_loss(self.dec(zhat), x0)
+        return F.mse_loss(zhat, z0) + rec + push
+
+
+def bench_step(args) -> None:
+    from koopkit_diffusion.kdm_networks import ACTIVATIONS
+    from koopkit_diffusion.kdm_run import build_model
+    from koopkit_diffusion.presets import get_preset
+    from koopkit_diffusion.trainer import TensorDictDataset, Trainer
+
+    preset = get_preset("checkerboard", dict(s.split("=", 1) for s in args.set))
+    cfg, tcfg = preset.model, preset.train
+    tcfg.progress = False
+    n = tcfg.batch_size
+    torch.manual_seed(0)
+    batch = {"noise": torch.randn(n, 2), "sample": torch.randn(n, 2)}
+    model = build_model(cfg, "kdm")
+    data = TensorDictDataset(**batch)
+    with tempfile.TemporaryDirectory() as run_dir:
+        trainer = Trainer(model, data, tcfg, run_dir)
+        ours = _timeit(lambda: trainer.train_step(batch), args.repeats)
+        trainer.close()
+
+    plain = _PlainKDM(cfg.mlp_width, cfg.mlp_depth, cfg.latent_dim, ACTIVATIONS[cfg.activation])
+    opt = torch.optim.Adam(plain.parameters(), lr=tcfg.lr)
+    ema = [p.detach().clone() for p in plain.parameters()]
+
+    def plain_step():
+        opt.zero_grad()
+        loss = plain.loss(batch["noise"], batch["sample"])
+        loss.backward()
+        opt.step()
+        with torch.no_grad():
+            for e, p in zip(ema, plain.parameters(), strict=True):
+                e.mul_(tcfg.ema_decay).add_(p, alpha=1 - tcfg.ema_decay)
+
+    base = _timeit(plain_step, args.repeats)
+    m_ours, m_base = statistics.median(ours) * 1e3, statistics.median(base) * 1e3
+    print(f"threads={torch.get_num_threads()} load={os.getloadavg()[0]:.1f} batch={n}")
+    print(f"koopkit KDM step (Trainer.train_step): median {m_ours:.1f} ms")
+    print(f"plain eager step (same model):         median {m_base:.1f} ms")
+    print(f"speed-up {m_base / m_ours:.2f}x  (target: ≤ 150 ms per step)")
+
+
+def bench_sample(args) -> None:
+    from koopkit_diffusion.edm import heun_sample
+    from koopkit_diffusion.kdm_run import build_model
+    from koopkit_diffusion.presets import get_preset
+    from koopkit_diffusion.teacher import PRESETS, build_teacher, load_teacher
+
+    torch.manual_seed(0)
+    teacher = (
+        load_teacher(args.teacher_run)
+        if args.teacher_run
+        else build_teacher(PRESETS["checkerboard"])
+    )
+    teacher.eval()
+    model = build_model(get_preset("checkerboard").model, "kdm").eval()
+    noise = torch.randn(args.n, 2)
+    with torch.no_grad():
+        t_teacher = _timeit(lambda: heun_sample(teacher, noise, 18, dtype=torch.float64), 2, 1)
+        t_kdm = _timeit(lambda: model.sample(noise=noise), 5, 2)
+    a, b = statistics.median(t_teacher), statistics.median(t_kdm)
+    print(f"threads={torch.get_num_threads()} load={os.getloadavg()[0]:.1f} n={args.n}")
+    print(f"teacher Heun, 35 evaluations: {a * 1e3:.0f} ms")
+    print(f"KDM one step:                 {b * 1e3:.1f} ms")
+    print(f"speed-up {a / b:.1f}x  (target: ≥ 20x)")
+
+
+def bench_quality(args) -> None:
+    from koopkit_diffusion.data import checkerboard
+    from koopkit_diffusion.kdm_run import load_model
+    from koopkit_diffusion.metrics import sliced_wasserstein
+    from koopkit_diffusion.pairs import PairDataset
+
+    held = PairDataset(args.eval_pairs)[: args.n]
+    teacher_x = held["sample"]
+    floor = sliced_wasserstein(checkerboard(args.n, seed=100), checkerboard(args.n, seed=101))
+    print(f"n={args.n}  floor (two true sets): SW1 {floor:.4f}")
+    print(
+        f"teacher vs true: SW1 {sliced_wasserstein(teacher_x, checkerboard(args.n, seed=102)):.4f}"
+    )
+    for name, run in (("KDM", args.kdm), ("KD", args.kd)):
+        if run:
+            model = load_model(run)
+            x = torch.cat([model.sample(noise=c) for c in held["noise"].split(25_000)])
+            print(f"{name} vs teacher: SW1 {sliced_wasserstein(x, teacher_x):.4f}  ({run})")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="what", required=True)
+    p = sub.add_parser("step")
+    p.add_argument("--repeats", type=int, default=20)
+    p.add_argument("--set", nargs="*", default=[], metavar="KEY=VALUE", help="preset overrides")
+    p = sub.add_parser("sample")
+    p.add_argument("--n", type=int, default=50_000)
+    p.add_argument("--teacher-run", default=None)
+    p = sub.add_parser("quality")
+    p.add_argument("--kdm", default=None)
+    p.add_argument("--kd", default=None)
+    p.add_argument("--eval-pairs", required=True)
+    p.add_argument("--n", type=int, default=50_000)
+    parser.add_argument("--threads", type=int, default=2)
+    args = parser.parse_args()
+    torch.set_num_threads(args.threads)
+    {"step": bench_step, "sample": bench_sample, "quality": bench_quality}[args.what](args)
+
+
+if __name__ == "__main__":
+    main()
