@@ -38,13 +38,16 @@ def build_model(config: KDMConfig, kind: str = "kdm") -> KDM | KDBaseline:
 
 def _fit_to_pairs(config: KDMConfig, dataset: Any) -> KDMConfig:
     """Check the config against the pair set; take σmax from it (it is a property of the data)."""
-    shape = tuple(dataset.shape)
+    first = None if hasattr(dataset, "shape") else dataset[0]
+    shape = tuple(dataset.shape) if first is None else tuple(first["sample"].shape)
     if shape != tuple(config.data_shape):
         raise ValueError(
             f"pair set samples have shape {shape} but the model expects {config.data_shape}; "
             "pick the preset that matches the pairs or set model.data_shape"
         )
-    label_dim = int(getattr(dataset, "label_dim", 0))
+    label_dim = getattr(dataset, "label_dim", None)
+    if label_dim is None:  # a plain dataset: labels present or not
+        label_dim = config.label_dim if "label" in (first or dataset[0]) else 0
     if config.label_dim and label_dim != config.label_dim:
         raise ValueError(
             f"conditional model (label_dim={config.label_dim}) needs pairs with {config.label_dim} "
@@ -95,8 +98,9 @@ def train_model(
         A preset or its name (see :mod:`koopkit_diffusion.presets`).
     pairs : path or dataset
         A pair-set directory (opened as :class:`~koopkit_diffusion.pairs.PairDataset`) or any
-        dataset of ``{"noise", "sample"[, "label"]}`` dicts with ``shape`` (and optionally
-        ``sigma_max``, ``label_dim``) attributes.
+        dataset of ``{"noise", "sample"[, "label"]}`` dicts (e.g.
+        :class:`~koopkit_diffusion.trainer.TensorDictDataset`); its ``shape``, ``sigma_max``
+        and ``label_dim`` attributes are used when present.
     out : path
         Run directory.
     kind : {"kdm", "kd"}, default "kdm"

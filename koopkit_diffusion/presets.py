@@ -2,7 +2,8 @@
 
 - ``checkerboard``: 2-D checkerboard, MLPs of width 256, latent 256, batch 4096, 20k steps, MSE,
   no adversary (Berman et al. 2025, 2-D experiments);
-- ``digits``: 8×8 sklearn digits, small UNets (32 channels, two levels), MSE;
+- ``digits``: 8×8 sklearn digits, class-conditional, small UNets (32 channels, two levels), MSE
+  (use ``model.label_dim=0`` for unconditional pairs);
 - ``cifar10-uncond``: three UNets (64 channels, mult (1, 2, 2, 2), 4 blocks, attention at 16),
   1 latent channel, dense operator with bias, LPIPS + adversary, Adam 3e-4, batch 128,
   EMA 0.9999, 800k steps (≈ 47.5M trainable, ≈ 32M on the sampling path);
@@ -106,9 +107,10 @@ def _build(name: str) -> Preset:
     if name == "digits":
         return Preset(
             name,
-            "8×8 sklearn digits: small UNets (32 channels, 2 levels, 1 latent channel), MSE",
+            "8×8 digits, class-conditional: small UNets (32 ch, 2 levels, 1 latent channel)",
             KDMConfig(
                 data_shape=(1, 8, 8),
+                label_dim=10,
                 network="unet",
                 latent_dim=None,
                 latent_channels=1,
