@@ -5,7 +5,8 @@
   with NFE and wall-clock time;
 - :func:`evaluate_2d` — SW1 and mean marginal W1 against reference sets (DESIGN §3);
 - :func:`evaluate_digits` — classifier-FID, class coverage and k-NN precision/recall in the
-  digits classifier's features;
+  digits classifier's features; :func:`compare_digits` — several generators and the teacher on
+  the same noises;
 - :func:`evaluate_fid` — Inception FID against reference statistics;
 - :func:`analyze_model` — the analyses of :mod:`koopkit_diffusion.analysis`, written as figures
   and ``analysis.json``.
@@ -35,6 +36,7 @@ from koopkit_diffusion.metrics import (
 
 __all__ = [
     "analyze_model",
+    "compare_digits",
     "evaluate_2d",
     "evaluate_digits",
     "evaluate_fid",
@@ -205,6 +207,56 @@ def evaluate_digits(samples: Any, classifier: Any, reference: Any, k: int = 3) -
         "coverage": class_coverage(classifier, samples),
         **precision_recall(real, fake, k=k),
     }
+
+
+def compare_digits(
+    models: dict[str, Any],
+    teacher: Callable | None,
+    classifier: Any,
+    reference: Any,
+    n: int = 2000,
+    seed: int = 0,
+    n_steps: int = 18,
+) -> dict[str, dict[str, Any]]:
+    """Score one-step digit generators and their teacher on the same noises.
+
+    Every model and the teacher map the same ``n`` seeded noises; each gets
+    :func:`evaluate_digits` plus its NFE and sampling seconds.
+
+    Parameters
+    ----------
+    models : dict of str to KDM-like
+        E.g. ``{"KDM": kdm, "KD": kd}``.
+    teacher : callable or None
+        Sampled with ``n_steps`` Heun steps (``2·n_steps − 1`` NFE) under the name ``"teacher"``.
+    classifier : koopkit_diffusion.classifier.DigitsClassifier
+    reference : tensor of shape (m, 1, 8, 8)
+        Real digits.
+    n : int, default 2000
+    seed : int, default 0
+    n_steps : int, default 18
+
+    Returns
+    -------
+    dict of str to dict
+        ``{"teacher": {...}, "KDM": {...}, ...}`` with ``classifier_fid``, ``coverage``,
+        ``precision``, ``recall``, ``nfe``, ``sampling_seconds``.
+    """
+    results: dict[str, dict[str, Any]] = {}
+    for i, (name, model) in enumerate(models.items()):
+        pair = sample_pair(model, teacher if i == 0 else None, n, seed=seed, n_steps=n_steps)
+        if "teacher_samples" in pair:
+            results["teacher"] = {
+                "nfe": pair["teacher_nfe"],
+                "sampling_seconds": pair["teacher_seconds"],
+                **evaluate_digits(pair["teacher_samples"], classifier, reference),
+            }
+        results[name] = {
+            "nfe": pair["nfe"],
+            "sampling_seconds": pair["seconds"],
+            **evaluate_digits(pair["samples"], classifier, reference),
+        }
+    return results
 
 
 def evaluate_fid(

@@ -78,3 +78,33 @@ def test_coverage_counts_classes_of_real_and_collapsed_samples(classifier):
 
 def test_untrained_classifier_has_no_accuracy_yet():
     assert np.isnan(DigitsClassifier().test_accuracy)
+
+
+def test_compare_and_analyze_digits_generators_with_the_classifier(classifier, tmp_path):
+    from koopkit_diffusion.edm import exact_gaussian_denoiser
+    from koopkit_diffusion.evaluation import analyze_model, compare_digits
+    from koopkit_diffusion.kdm import KDM, KDMConfig
+
+    torch.manual_seed(0)
+    config = KDMConfig(
+        data_shape=(1, 8, 8),
+        network="unet",
+        latent_dim=None,
+        model_channels=8,
+        channel_mult=(1,),
+        num_blocks=1,
+        attn_resolutions=(),
+    )
+    model = KDM(config)
+    teacher = exact_gaussian_denoiser(0.0, 0.5)
+    reference = digits("train")[0]
+    results = compare_digits({"KDM": model}, teacher, classifier, reference, n=120)
+    assert set(results) == {"teacher", "KDM"}
+    assert results["teacher"]["nfe"] == 35 and results["KDM"]["nfe"] == 1
+    assert all(r["classifier_fid"] > 0 for r in results.values())
+    report = analyze_model(model, teacher, tmp_path, classifier=classifier, n=80, n_flow=70, k=5)
+    assert report["latent_semantic"]["n"] == 80 and not report["conditional"]
+    assert (tmp_path / "latent_embedding.png").is_file()
+    assert len(report["representability"]["dims"]) == len(
+        report["representability"]["residual_latent"][0]
+    )

@@ -1,0 +1,101 @@
+"""Digits targets: KDM vs the KD baseline vs the teacher, at equal budget, and the latent claim.
+
+Trains (or reuses, when the folders exist) an unconditional digits teacher, generates its pair
+set, trains KDM and KD with the same preset, pairs and step budget, then runs
+``examples/07_digits_analysis.py`` and prints the ratios behind the targets of the evaluation
+issue:
+
+- classifier-FID(KDM) / classifier-FID(KD)       (target < 1)
+- classifier-FID(KDM) / classifier-FID(teacher)  (target ≤ 3)
+- k-NN label agreement, KDM latent vs raw noise  (target: latent higher)
+
+Usage (GPU recommended; the defaults are the presets' budgets)::
+
+    python benchmarks/bench_digits_eval.py --out runs/digits-bench
+    python benchmarks/bench_digits_eval.py --out /tmp/d --teacher-steps 20 --pairs 512 \\
+        --steps 20 --n 300     # smoke run on a CPU
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import runpy
+import time
+from pathlib import Path
+
+import torch
+
+from koopkit_diffusion.kdm_run import train_model
+from koopkit_diffusion.pairs import generate_pairs
+from koopkit_diffusion.teacher import PRESETS, load_teacher, train_teacher
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--out", required=True)
+    parser.add_argument("--teacher-steps", type=int, default=PRESETS["digits-uncond"].steps)
+    parser.add_argument("--pairs", type=int, default=50_000, help="pairs of the training set")
+    parser.add_argument("--steps", type=int, default=None, help="KDM/KD steps (preset default)")
+    parser.add_argument("--n", type=int, default=2000, help="samples per generator")
+    parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
+    args = parser.parse_args()
+
+    out = Path(args.out)
+    timings = {}
+    start = time.perf_counter()
+    config = dataclasses.replace(PRESETS["digits-uncond"], steps=args.teacher_steps)
+    train_teacher(config, out / "teacher", progress=False, device=args.device)
+    timings["teacher_s"] = time.perf_counter() - start
+
+    start = time.perf_counter()
+    teacher = load_teacher(out / "teacher", device=args.device)
+    generate_pairs(
+        teacher,
+        out / "pairs",
+        args.pairs,
+        shape=(1, 8, 8),
+        batch_size=4096,
+        sigma_max=teacher.sigma_max,
+        sigma_min=teacher.sigma_min,
+        device=args.device,
+        progress=False,
+    )
+    timings["pairs_s"] = time.perf_counter() - start
+
+    overrides = {} if args.steps is None else {"train.steps": str(args.steps)}
+    for kind in ("kdm", "kd"):
+        start = time.perf_counter()
+        if not (out / kind / "checkpoints").exists():
+            train_model("digits", out / "pairs", out / kind, kind=kind, overrides=overrides)
+        timings[f"{kind}_s"] = time.perf_counter() - start
+
+    example = Path(__file__).resolve().parents[1] / "examples" / "07_digits_analysis.py"
+    report = runpy.run_path(str(example))["main"](
+        [
+            "--teacher",
+            str(out / "teacher"),
+            "--kdm",
+            str(out / "kdm"),
+            "--kd",
+            str(out / "kd"),
+            "--n",
+            str(args.n),
+            "--cache-dir",
+            str(out / "cache"),
+        ]
+    )
+    scores, prox = report["scores"], report["analysis"]["latent_semantic"]
+    ratios = {
+        "cfid_kdm_over_kd": scores["KDM"]["classifier_fid"] / scores["KD"]["classifier_fid"],
+        "cfid_kdm_over_teacher": scores["KDM"]["classifier_fid"]
+        / scores["teacher"]["classifier_fid"],
+        "knn_agreement_latent_over_noise": prox["knn_agreement_latent"]
+        / prox["knn_agreement_noise"],
+    }
+    print(json.dumps({"ratios": ratios, "timings_s": timings}, indent=2))
+
+
+if __name__ == "__main__":
+    main()
