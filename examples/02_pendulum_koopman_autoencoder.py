@@ -11,6 +11,14 @@ snapshots train five models:
 - the consistent Koopman autoencoder: the same plus a backward operator C, the backward
   prediction loss and the consistency penalty ``C K ≈ I`` (Azencot et al. 2020, Eqs. 5–7).
 
+Each autoencoder is trained ``n_restarts`` times (seeds ``seed, seed + 1, …``; Adam, lr 1e-2
+with cosine decay, batch 64, gradient clipping 0.05). Every 100 steps the relative error of one
+rollout through the whole training stretch is measured; each run keeps its best weights and
+the run with the lowest such error is used. This selection sees the training snapshots only;
+it matters because a run occasionally settles on a latent whose operator has no eigenvalue
+pair near the unit circle at the pendulum's frequency, and such runs are easy to recognise on
+the training stretch.
+
 Each predicts 1000 steps ahead from held-out states (steps 600–1200 of the trajectory) and is
 scored by the relative error ``‖x̂_k − x_k‖ / ‖x_k‖`` averaged over the starting states. Saved
 under ``--out``: ``errors.png`` (error against step), ``spectra.png`` (eigenvalues against the
@@ -56,10 +64,12 @@ class PendulumBenchmark:
     latent_dim: int = 6
     horizon: int = 8
     hidden: int = 16
-    epochs: int = 600
+    epochs: int = 200
     lr: float = 1e-2
-    batch_size: int = 32
+    batch_size: int = 64
     clip_grad_norm: float = 0.05
+    eval_every: int = 100
+    n_restarts: int = 5
     n_predict: int = 1000
     n_test_starts: int = 30
     poly_degree: int = 5
@@ -69,7 +79,7 @@ class PendulumBenchmark:
 
 
 FULL = PendulumBenchmark()
-QUICK = dataclasses.replace(FULL, epochs=100, n_test_starts=10)
+QUICK = dataclasses.replace(FULL, epochs=60, n_restarts=2, n_test_starts=10)
 
 REPORT_STEPS = (1, 10, 100, 500, 1000)
 
@@ -126,9 +136,16 @@ def linear_baselines(cfg: PendulumBenchmark, data: dict) -> dict:
     return results
 
 
-def train_autoencoder(cfg: PendulumBenchmark, data: dict, consistent: bool, progress: bool):
-    """Train a (consistent) Koopman autoencoder; returns the model and the normalization."""
-    seed_everything(cfg.seed)
+def train_autoencoder(
+    cfg: PendulumBenchmark, data: dict, consistent: bool, progress: bool, seed: int
+):
+    """Train one (consistent) Koopman autoencoder; returns the model, normalization, history.
+
+    The returned weights are those of the evaluation (every ``eval_every`` steps) with the
+    lowest relative error of a rollout through the whole training stretch: model selection on
+    the training data only.
+    """
+    seed_everything(seed)
     train = data["train"]
     mean, scale = train.mean(axis=0), train.std()
     normed = (train - mean) / scale
@@ -152,30 +169,51 @@ def train_autoencoder(cfg: PendulumBenchmark, data: dict, consistent: bool, prog
     def loss_fn(m, batch):
         return m.loss(batch, cfg.horizon, weights=weights)
 
+    # Model selection on the training data only: the relative error of one rollout through the
+    # whole training stretch (cfg.n_train - 1 steps from its first state).
+    first = torch.tensor(normed[:1], dtype=torch.float32)
+    target = torch.tensor(normed, dtype=torch.float32)
+
+    def rollout_error(m):
+        pred = m.predict(first, len(normed) - 1)[0]
+        err = (pred - target).norm(dim=-1) / (target + torch.tensor(mean / scale)).norm(dim=-1)
+        return float(torch.nan_to_num(err, nan=1e6).mean())
+
     history = fit(
         model,
         loss_fn,
         torch.tensor(windows, dtype=torch.float32),
+        val_fn=rollout_error,
+        eval_every=cfg.eval_every,
         epochs=cfg.epochs,
         lr=cfg.lr,
         batch_size=cfg.batch_size,
         clip_grad_norm=cfg.clip_grad_norm,
         schedule="cosine",
         min_lr_ratio=0.01,
-        seed=cfg.seed,
+        seed=seed,
         progress=progress,
     )
     return model, mean, scale, history
 
 
 def autoencoder_results(cfg, data, consistent, progress) -> dict:
-    model, mean, scale, history = train_autoencoder(cfg, data, consistent, progress)
+    """Train ``n_restarts`` models (seeds ``seed, seed + 1, …``) and keep the one whose
+    training-stretch rollout error is lowest; predict from the held-out starts."""
+    runs = [
+        train_autoencoder(cfg, data, consistent, progress, cfg.seed + r)
+        for r in range(cfg.n_restarts)
+    ]
+    scores = [history.best_val_loss for *_, history in runs]
+    model, mean, scale, history = runs[int(np.argmin(scores))]
     x0 = (data["X"][data["starts"]] - mean) / scale
     pred = model.predict(torch.tensor(x0, dtype=torch.float32), cfg.n_predict)
     return {
         "pred": pred.double().numpy() * scale + mean,
         "eigenvalues": model.operator.eigenvalues().detach().numpy(),
         "final_train_loss": history.train_loss[-1],
+        "train_rollout_error_per_restart": scores,
+        "selected_restart": int(np.argmin(scores)),
     }
 
 
@@ -225,6 +263,10 @@ def run(cfg: PendulumBenchmark, out: str | Path, progress: bool = True) -> dict:
         results[name] = autoencoder_results(cfg, data, consistent, progress)
         timings[name] = time.perf_counter() - t0
     errors = {name: relative_error(r["pred"], data["truth"]) for name, r in results.items()}
+    selection = {
+        name: {k: results[name][k] for k in ("train_rollout_error_per_restart", "selected_restart")}
+        for name in timings
+    }
     plot_errors(errors, out / "errors.png")
     plot_spectra({name: r["eigenvalues"] for name, r in results.items()}, out / "spectra.png")
     steps = [k for k in REPORT_STEPS if k <= cfg.n_predict]
@@ -234,6 +276,10 @@ def run(cfg: PendulumBenchmark, out: str | Path, progress: bool = True) -> dict:
             name: {str(k): float(err[k]) for k in steps} for name, err in errors.items()
         },
         "mean_relative_error": {name: float(np.mean(err[1:])) for name, err in errors.items()},
+        "autoencoder_selection": selection,
+        "eigenvalue_moduli": {
+            name: np.sort(np.abs(r["eigenvalues"]))[::-1].tolist() for name, r in results.items()
+        },
         "train_seconds": timings,
         "wall_seconds": time.perf_counter() - t_start,
     }

@@ -156,7 +156,8 @@ class FitHistory:
     train_loss : list of float
         Mean training loss since the previous evaluation.
     val_loss : list of float
-        Validation loss (of the EMA weights when EMA is on); empty without validation data.
+        Validation loss or ``val_fn`` score (of the EMA weights when EMA is on); empty without
+        validation.
     lr : list of float
         Learning rate at each evaluation.
     best_step : int
@@ -209,6 +210,7 @@ def fit(
     train_data: torch.Tensor | np.ndarray,
     val_data: torch.Tensor | np.ndarray | None = None,
     *,
+    val_fn: Callable[[nn.Module], float] | None = None,
     epochs: int | None = None,
     steps: int | None = None,
     lr: float = 1e-3,
@@ -238,7 +240,8 @@ def fit(
     stops after that many evaluations without an improvement larger than ``min_delta``.
 
     On return the model holds the evaluated weights (the EMA weights when EMA is on) of the best
-    evaluation when ``restore_best`` and validation data are given, else of the last step.
+    evaluation when ``restore_best`` and a validation (``val_data`` or ``val_fn``) are given,
+    else of the last step.
 
     Parameters
     ----------
@@ -252,7 +255,11 @@ def fit(
     train_data : torch.Tensor or ndarray of shape (n_samples, ...)
         Training samples along axis 0 (e.g. trajectory windows ``(n_windows, T, n)``).
     val_data : torch.Tensor or ndarray of shape (n_val, ...), optional
-        Validation samples; needed for ``patience``.
+        Validation samples, scored with ``loss_fn``.
+    val_fn : callable, optional
+        ``val_fn(model) -> float``, a validation score to minimise instead of ``loss_fn`` on
+        ``val_data`` (e.g. the error of a long rollout). Called without gradients on the
+        evaluated model in eval mode.
     epochs, steps : int
         Length of the run: exactly one must be given; ``epochs`` means
         ``epochs · ceil(n_samples / batch_size)`` steps.
@@ -278,11 +285,12 @@ def fit(
     eval_every : int, optional
         Steps between evaluations (default: one epoch).
     patience : int, optional
-        Early stopping after this many evaluations without improvement (needs ``val_data``).
+        Early stopping after this many evaluations without improvement (needs ``val_data`` or
+        ``val_fn``).
     min_delta : float, default 0.0
         Smallest decrease of the validation loss that counts as an improvement.
     restore_best : bool, default True
-        Load the best evaluated weights at the end (only with ``val_data``).
+        Load the best evaluated weights at the end (only with ``val_data`` or ``val_fn``).
     seed : int, default 0
         Seeds Python, NumPy and torch (:func:`seed_everything`) and the batch order.
     checkpoint : str or os.PathLike, optional
@@ -309,8 +317,11 @@ def fit(
         raise ValueError(f"lr must be a positive finite number, got {lr!r}")
     if schedule not in ("cosine", "step", "constant"):
         raise ValueError(f"schedule must be 'cosine', 'step' or 'constant', got {schedule!r}")
-    if patience is not None and val_data is None:
-        raise ValueError("patience (early stopping) needs val_data")
+    if val_data is not None and val_fn is not None:
+        raise ValueError("give val_data or val_fn, not both")
+    validate = val_data is not None or val_fn is not None
+    if patience is not None and not validate:
+        raise ValueError("patience (early stopping) needs val_data or val_fn")
     if clip_grad_norm is not None and not clip_grad_norm > 0:
         raise ValueError(f"clip_grad_norm must be positive, got {clip_grad_norm!r}")
 
@@ -377,11 +388,15 @@ def fit(
             running, running_count = 0.0, 0
             postfix = {"loss": f"{history.train_loss[-1]:.3e}"}
             improved = True
-            if val_data is not None:
+            if validate:
                 evaluated = evaluated_model()
                 was_training = evaluated.training
                 evaluated.eval()
-                val = _evaluate(evaluated, loss_fn, val_data, batch_size, device, dtype)
+                if val_fn is not None:
+                    with torch.no_grad():
+                        val = float(val_fn(evaluated))
+                else:
+                    val = _evaluate(evaluated, loss_fn, val_data, batch_size, device, dtype)
                 evaluated.train(was_training)
                 history.val_loss.append(val)
                 postfix["val"] = f"{val:.3e}"
@@ -389,7 +404,7 @@ def fit(
                 improved = math.isnan(best) or val < best - min_delta
             if improved:
                 history.best_step = step
-                if val_data is not None:
+                if validate:
                     history.best_val_loss = history.val_loss[-1]
                     if restore_best:
                         best_state = copy.deepcopy(evaluated_model().state_dict())

@@ -134,3 +134,38 @@ def test_fit_rejects_bad_arguments():
         fit(model, mse_loss, [1, 2, 3], steps=2, progress=False)
     with pytest.raises(ValueError, match="scalar"):
         fit(model, lambda m, b: m(b[:, :3]), data, steps=2, progress=False)
+
+
+def test_val_fn_selects_the_best_evaluation():
+    torch.manual_seed(0)
+    model = nn.Linear(3, 1)
+    target = torch.tensor([[1.0, -2.0, 0.5]])
+    scores = []
+
+    def distance_to_target(m):  # a validation score that is not the training loss
+        scores.append(float((m.weight - target).norm()))
+        return scores[-1]
+
+    history = fit(
+        model,
+        mse_loss,
+        regression_data(),
+        val_fn=distance_to_target,
+        steps=60,
+        eval_every=10,
+        lr=0.05,
+        progress=False,
+    )
+    assert history.val_loss == scores
+    assert history.best_val_loss == min(scores)
+    assert float((model.weight - target).norm()) == pytest.approx(min(scores))
+    with pytest.raises(ValueError, match="not both"):
+        fit(
+            model,
+            mse_loss,
+            regression_data(),
+            regression_data(),
+            val_fn=distance_to_target,
+            steps=2,
+            progress=False,
+        )
