@@ -79,7 +79,7 @@ class PendulumBenchmark:
 
 
 FULL = PendulumBenchmark()
-QUICK = dataclasses.replace(FULL, epochs=60, n_restarts=2, n_test_starts=10)
+QUICK = dataclasses.replace(FULL, epochs=100, n_restarts=3, n_test_starts=10)
 
 REPORT_STEPS = (1, 10, 100, 500, 1000)
 
