@@ -89,8 +89,8 @@ class TeacherConfig:
     attn_resolutions: tuple[int, ...] = (4,)
     dropout: float = 0.0
     conditional: bool = False
-    steps: int = 4000
-    batch_size: int = 1024
+    steps: int = 16000
+    batch_size: int = 512
     lr: float = 2e-3
     warmup_steps: int = 200
     ema_decay: float = 0.999
@@ -160,13 +160,14 @@ PRESETS: dict[str, TeacherConfig] = {
         conditional=True,
         model_channels=32,
         channel_mult=(1, 2),
-        num_blocks=2,
+        num_blocks=1,
         attn_resolutions=(4,),
-        steps=6000,
+        steps=4000,
         batch_size=128,
-        lr=1e-3,
+        lr=2e-3,
         warmup_steps=200,
         ema_decay=0.999,
+        checkpoint_every=500,
     ),
 }
 PRESETS["digits-uncond"] = dataclasses.replace(PRESETS["digits"], conditional=False)
