@@ -343,10 +343,10 @@ class RepresentabilityResult:
         return out
 
 
-def _reduced(z: np.ndarray, d: int) -> np.ndarray:
-    """Centred coordinates along the leading ``d`` principal directions."""
+def _principal_coordinates(z: np.ndarray) -> np.ndarray:
+    """Centred coordinates along all principal directions, leading first."""
     zc = z - z.mean(axis=0)
-    _, _, vh = truncated_svd(zc, d, "svd")
+    _, _, vh = truncated_svd(zc, -1, "svd")
     return zc @ vh.T
 
 
@@ -356,8 +356,9 @@ def _residual_curve(zs: list[np.ndarray], dims: np.ndarray) -> np.ndarray:
     On centred coordinates the best linear map is the best affine map of the raw ones, and the
     residual is relative to the endpoint's spread ``‖Y − Ȳ‖``.
     """
+    coords = [_principal_coordinates(z) for z in zs]
     return np.array(
-        [[linear_residual(_reduced(z, d), _reduced(zs[-1], d)) for d in dims] for z in zs[:-1]]
+        [[linear_residual(c[:, :d], coords[-1][:, :d]) for d in dims] for c in coords[:-1]]
     )
 
 
@@ -467,7 +468,7 @@ def flow_representability(
     if dims.min() < 1 or dims.max() > min(latent_dim, noise.shape[0]):
         raise ValueError(f"dims must lie in 1..{min(latent_dim, noise.shape[0])}, got {dims}")
     dims_state = np.arange(1, xs[0].shape[1] + 1) if xs[0].shape[1] <= 8 else dims
-    dims_state = dims_state[dims_state <= xs[0].shape[1]]
+    dims_state = dims_state[dims_state <= min(xs[0].shape)]
     sg_latent, sg_latent_data = _semigroup(zs, rank)
     sg_state, _ = _semigroup(xs, rank)
     return RepresentabilityResult(
