@@ -116,6 +116,11 @@ class ProximityResult:
     k : int
     n : int
         Number of points used.
+    spearman_latent_within_group, spearman_noise_within_group : float or None
+        With ``groups`` (the conditioning labels of a conditional model): the Spearman
+        correlations computed among pairs that share a group, averaged over groups. Labels
+        separate the latents of a conditional model by construction (``B·y``), so only these
+        numbers test the claim there.
     """
 
     spearman_latent: float
@@ -125,6 +130,8 @@ class ProximityResult:
     knn_agreement_chance: float | None
     k: int
     n: int
+    spearman_latent_within_group: float | None = None
+    spearman_noise_within_group: float | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready dictionary of the fields."""
@@ -139,6 +146,7 @@ def latent_semantic_proximity(
     k: int = 10,
     max_samples: int = 2000,
     seed: int = 0,
+    groups: Any = None,
 ) -> ProximityResult:
     """Does proximity in the latent track semantic similarity better than raw noise does?
 
@@ -160,6 +168,8 @@ def latent_semantic_proximity(
     max_samples : int, default 2000
         Points are subsampled (with ``seed``) to bound the quadratic cost.
     seed : int, default 0
+    groups : array-like of shape (n,), optional
+        Conditioning labels; adds the within-group correlations (see :class:`ProximityResult`).
 
     Returns
     -------
@@ -179,8 +189,9 @@ def latent_semantic_proximity(
     z, e, s = z[idx], e[idx], s[idx]
     upper = np.triu_indices(len(idx), k=1)
     d_sem = _pairwise(s)[upper]
-    rho_z = float(spearmanr(_pairwise(z)[upper], d_sem).statistic)
-    rho_e = float(spearmanr(_pairwise(e)[upper], d_sem).statistic)
+    d_z, d_e = _pairwise(z)[upper], _pairwise(e)[upper]
+    rho_z = float(spearmanr(d_z, d_sem).statistic)
+    rho_e = float(spearmanr(d_e, d_sem).statistic)
     agree_z = agree_e = chance = None
     if classes is not None:
         c = np.asarray(classes.cpu() if isinstance(classes, torch.Tensor) else classes)
@@ -191,7 +202,22 @@ def latent_semantic_proximity(
         agree_z, agree_e = knn_label_agreement(z, c, k), knn_label_agreement(e, c, k)
         _, counts = np.unique(c, return_counts=True)
         chance = float(np.sum((counts / counts.sum()) ** 2))
-    return ProximityResult(rho_z, rho_e, agree_z, agree_e, chance, k, len(idx))
+    within_z = within_e = None
+    if groups is not None:
+        g = np.asarray(groups.cpu() if isinstance(groups, torch.Tensor) else groups).reshape(-1)
+        if g.shape[0] != n:
+            raise ValueError(f"groups must have shape ({n},), got {g.shape}")
+        g = g[idx]
+        same = (g[:, None] == g[None, :])[upper]
+        rhos_z, rhos_e = [], []
+        for value in np.unique(g):
+            mask = same & (g[upper[0]] == value)
+            if mask.sum() >= 3:
+                rhos_z.append(spearmanr(d_z[mask], d_sem[mask]).statistic)
+                rhos_e.append(spearmanr(d_e[mask], d_sem[mask]).statistic)
+        if rhos_z:
+            within_z, within_e = float(np.mean(rhos_z)), float(np.mean(rhos_e))
+    return ProximityResult(rho_z, rho_e, agree_z, agree_e, chance, k, len(idx), within_z, within_e)
 
 
 @torch.no_grad()

@@ -353,7 +353,9 @@ def analyze_model(
     else:
         semantic = samples.reshape(n, -1)
         (classes,) = analysis.cluster_labels(semantic, n_clusters=n_clusters, seed=seed)
-    proximity = analysis.latent_semantic_proximity(latents, noise, semantic, classes, k=k)
+    proximity = analysis.latent_semantic_proximity(
+        latents, noise, semantic, classes, k=k, groups=labels
+    )
     report: dict[str, Any] = {
         "conditional": bool(label_dim(model)),
         "latent_semantic": proximity.to_dict(),

@@ -85,6 +85,20 @@ def test_proximity_prefers_the_space_whose_geometry_matches_the_semantics():
         latent_semantic_proximity(latents[:10], noise, semantic)
 
 
+def test_within_group_correlation_ignores_what_the_groups_explain():
+    # Latents = isometric semantics plus a huge per-group offset (like a control term B·y):
+    # the global correlation is dominated by the offset, the within-group one is exact.
+    rng = np.random.default_rng(6)
+    semantic = rng.standard_normal((240, 2))
+    groups = np.repeat(np.arange(3), 80)
+    latents = np.hstack([semantic, 1000.0 * groups[:, None]])
+    noise = rng.standard_normal((240, 2))
+    result = latent_semantic_proximity(latents, noise, semantic, groups=groups)
+    assert result.spearman_latent_within_group == pytest.approx(1.0)
+    assert abs(result.spearman_noise_within_group) < 0.2
+    assert result.spearman_latent < 0.5
+
+
 def test_linear_flow_in_linear_coordinates_is_exactly_representable(gaussian_teacher):
     # The Gaussian teacher's flow is linear in ε, and so is every latent of the stand-in:
     # all maps between times are exactly affine and compose exactly.
