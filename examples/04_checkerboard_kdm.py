@@ -10,6 +10,7 @@ independent 50k true sets (≈ 0.0096).
     python examples/04_checkerboard_kdm.py                      # best configuration
     python examples/04_checkerboard_kdm.py --paper              # paper configuration
     python examples/04_checkerboard_kdm.py --workdir runs/ex04 --steps 2000   # shorter
+    python examples/04_checkerboard_kdm.py --teacher-run runs/quickstart/teacher
 
 The teacher and the pair sets are cached in ``--workdir`` and reused by later runs. Writes
 ``checkerboard_kdm.png`` and ``results.json`` there.
@@ -30,6 +31,7 @@ BEST = {
     "model.mlp_width": "128",
     "model.latent_dim": "64",
     "model.mlp_depth": "3",
+    "model.activation": "relu",
     "train.batch_size": "1024",
     "train.lr": "2e-3",
     "train.steps": "20000",
@@ -47,6 +49,9 @@ def main() -> None:
     parser.add_argument("--n-eval", type=int, default=50_000)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--skip-kd", action="store_true", help="train KDM only")
+    parser.add_argument(
+        "--teacher-run", default=None, help="use this teacher run (e.g. runs/quickstart/teacher)"
+    )
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
 
@@ -59,7 +64,8 @@ def main() -> None:
 
     work = Path(args.workdir)
     t0 = time.perf_counter()
-    teacher = load_teacher(train_teacher("checkerboard", work / "teacher"))
+    teacher_run = args.teacher_run or train_teacher("checkerboard", work / "teacher")
+    teacher = load_teacher(teacher_run)
     common = dict(shape=(2,), batch_size=25_000, compute_dtype="float64")
     generate_pairs(teacher, work / "pairs", args.n_pairs, seed=1, **common)
     generate_pairs(teacher, work / "eval-pairs", args.n_eval, seed=2, **common)

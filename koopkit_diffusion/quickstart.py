@@ -69,10 +69,12 @@ class QuickstartConfig:
             "model.mlp_width": "128",
             "model.latent_dim": "64",
             "model.mlp_depth": "3",
+            "model.activation": "relu",
             "train.batch_size": "1024",
             "train.steps": "3000",
             "train.lr": "2e-3",
-            "train.ema_decay": "0.998",
+            "train.ema_decay": "0.999",
+            "train.ema_warmup": "true",
             "train.log_every": "50",
             "train.checkpoint_every": "100000",
         }
