@@ -313,14 +313,17 @@ def preprocess(images: torch.Tensor) -> torch.Tensor:
 
     Parameters
     ----------
-    images : torch.Tensor of shape (batch, C, H, W), C ∈ {1, 3}
+    images : torch.Tensor of shape (batch, C, H, W) or (batch, H, W, C), C ∈ {1, 3}
         uint8 images in ``[0, 255]`` or floating-point samples in ``[−1, 1]`` (quantised first
-        with :func:`quantize_uint8`).
+        with :func:`quantize_uint8`). Channels-last arrays (as EDM's ``.npz`` sample files
+        store them) are recognised when dimension 1 is not a channel count.
 
     Returns
     -------
     torch.Tensor of shape (batch, 3, 299, 299), float32 in ``[−1, 1]``
     """
+    if images.ndim == 4 and images.shape[1] not in (1, 3) and images.shape[3] in (1, 3):
+        images = images.permute(0, 3, 1, 2)
     if images.ndim != 4 or images.shape[1] not in (1, 3):
         raise ValueError(
             f"expected images of shape (batch, 1 or 3, H, W), got {tuple(images.shape)}"

@@ -82,6 +82,8 @@ def test_preprocess_resizes_to_299_and_maps_uint8_to_minus_one_one(images):
     # Floats and their uint8 quantisation give the same network input; gray = repeated RGB.
     torch.testing.assert_close(preprocess(quantize_uint8(images)), out, rtol=0, atol=0)
     torch.testing.assert_close(preprocess(images.repeat(1, 3, 1, 1)), out, rtol=0, atol=0)
+    channels_last = quantize_uint8(images).permute(0, 2, 3, 1)
+    torch.testing.assert_close(preprocess(channels_last), out, rtol=0, atol=0)
     # Bilinear resizing keeps a constant image constant: u8 value v becomes 2v/255 − 1.
     const = torch.full((1, 3, 32, 32), 51, dtype=torch.uint8)
     torch.testing.assert_close(preprocess(const), torch.full((1, 3, 299, 299), 2 * 51 / 255 - 1))
