@@ -124,3 +124,12 @@ def test_cli_trains_and_samples_a_conditional_digits_teacher(tmp_path, capsys):
     assert json.loads(capsys.readouterr().out.splitlines()[-1])["nfe"] == 3
     with pytest.raises(FileNotFoundError, match="config.json"):
         main([*sample, "--run", str(tmp_path / "nope")])
+
+
+def test_plot_samples_writes_png_for_points_and_images_and_rejects_other_shapes(tmp_path):
+    from koopkit_diffusion.sample_plots import plot_samples
+
+    assert plot_samples(torch.randn(500, 2), tmp_path / "a.png").stat().st_size > 0
+    assert plot_samples(torch.rand(12, 3, 8, 8) * 2 - 1, tmp_path / "b.png").stat().st_size > 0
+    with pytest.raises(ValueError, match=r"\(n, 2\) or \(n, C, H, W\)"):
+        plot_samples(torch.randn(5, 3), tmp_path / "c.png")
