@@ -166,7 +166,7 @@ def plot_noise_partition(noise: Any, partition: dict[str, Any], title: str = "")
     fig, axes = plt.subplots(1, 2, figsize=(9, 4.5), sharex=True, sharey=True)
     for ax, key, name in ((axes[0], "teacher_cells", "teacher"), (axes[1], "model_cells", "KDM")):
         ax.scatter(e[:, 0], e[:, 1], c=partition[key], cmap="tab10", s=3)
-        ax.set_title(f"noise ε coloured by the cell of the {name} sample")
+        ax.set_title(f"{name}: ε coloured by its sample's cell", fontsize=10)
         ax.set_aspect("equal")
     fig.suptitle(title or f"same cell for {100 * partition['agreement']:.1f}% of noises")
     return fig
