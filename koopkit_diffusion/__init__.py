@@ -25,7 +25,12 @@ _SUBMODULES = {
     "losses",
     "trainer",
     "metrics",
+    "inception",
+    "classifier",
     "analysis",
+    "analysis_plots",
+    "evaluation",
+    "run_evaluation",
     "presets",
     "cli",
 }
