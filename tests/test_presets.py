@@ -45,9 +45,12 @@ def test_checkerboard_preset_is_the_paper_2d_configuration():
 
 
 def test_digits_preset_builds_and_steps():
-    model = KDM(get_preset("digits").model)
-    out = model.losses({"noise": torch.randn(2, 1, 8, 8), "sample": torch.randn(2, 1, 8, 8)})
+    model = KDM(get_preset("digits").model)  # class-conditional, like the digits teacher
+    batch = {"noise": torch.randn(2, 1, 8, 8), "sample": torch.randn(2, 1, 8, 8)}
+    out = model.losses({**batch, "label": torch.tensor([3, 7])})
     assert torch.isfinite(out["total"])
+    unconditional = KDM(get_preset("digits", {"model.label_dim": "0"}).model)
+    assert torch.isfinite(unconditional.losses(batch)["total"])
 
 
 def test_lpips_preset_without_weights_names_the_expected_files(tmp_path):
