@@ -88,7 +88,7 @@ def train_model(
     kind: str = "kdm",
     overrides: Mapping[str, str] | None = None,
     resume: bool | str = False,
-    sample_every_n: int = 2000,
+    n_sample_points: int = 2000,
 ):
     """Train a KDM or the KD baseline with :class:`koopkit_diffusion.trainer.Trainer`.
 
@@ -108,8 +108,8 @@ def train_model(
         Preset overrides (``{"model.latent_dim": "128"}``).
     resume : bool or "auto", default False
         Passed to the trainer.
-    sample_every_n : int, default 2000
-        Points drawn for the 2-D sample figures.
+    n_sample_points : int, default 2000
+        Points drawn for the 2-D sample figures (written every ``train.sample_every`` steps).
 
     Returns
     -------
@@ -133,7 +133,7 @@ def train_model(
         "model_config": config.to_dict(),
         "pairs": str(pairs) if isinstance(pairs, (str, os.PathLike)) else type(pairs).__name__,
     }
-    on_sample = sample_callback(sample_every_n) if preset.train.sample_every else None
+    on_sample = sample_callback(n_sample_points) if preset.train.sample_every else None
     return train(
         model, dataset, preset.train, out, on_sample=on_sample, metadata=metadata, resume=resume
     )
