@@ -102,6 +102,7 @@ def _build(name: str) -> Preset:
                 grad_clip=None,
                 log_every=100,
                 checkpoint_every=2000,
+                sample_every=5000,
             ),
         )
     if name == "digits":
@@ -127,6 +128,7 @@ def _build(name: str) -> Preset:
                 ema_decay=0.999,
                 log_every=50,
                 checkpoint_every=1000,
+                sample_every=1000,
             ),
         )
     if name == "cifar10-uncond":
