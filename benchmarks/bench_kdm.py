@@ -87,6 +87,7 @@ def bench_step(args) -> None:
         trainer.close()
 
     plain = _PlainKDM(cfg.mlp_width, cfg.mlp_depth, cfg.latent_dim, ACTIVATIONS[cfg.activation])
+    # ACTIVATIONS holds the plain classes (out-of-place), as an eager implementation would.
     opt = torch.optim.Adam(plain.parameters(), lr=tcfg.lr)
     ema = [p.detach().clone() for p in plain.parameters()]
 

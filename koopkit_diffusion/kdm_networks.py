@@ -19,6 +19,11 @@ __all__ = ["ACTIVATIONS", "MLP", "UNetEncoder", "UNetDecoder", "one_hot"]
 ACTIVATIONS = {"silu": nn.SiLU, "relu": nn.ReLU, "gelu": nn.GELU, "tanh": nn.Tanh}
 
 
+def _activation(name: str) -> nn.Module:
+    # In place after a Linear: ReLU's backward needs only its output, saving one allocation.
+    return nn.ReLU(inplace=True) if name == "relu" else ACTIVATIONS[name]()
+
+
 def one_hot(labels: torch.Tensor | None, label_dim: int, batch: int, ref: torch.Tensor):
     """Integer labels ``(batch,)`` (or already one-hot ``(batch, label_dim)``) as float one-hot.
 
@@ -82,9 +87,9 @@ class MLP(nn.Module):
         self.label_dim = label_dim
         self.input_scale = float(input_scale)
         self.label_embed = nn.Linear(label_dim, width, bias=False) if label_dim else None
-        layers: list[nn.Module] = [nn.Linear(in_dim, width), ACTIVATIONS[activation]()]
+        layers: list[nn.Module] = [nn.Linear(in_dim, width), _activation(activation)]
         for _ in range(depth - 1):
-            layers += [nn.Linear(width, width), ACTIVATIONS[activation]()]
+            layers += [nn.Linear(width, width), _activation(activation)]
         layers.append(nn.Linear(width, out_dim))
         self.net = nn.Sequential(*layers)
 
