@@ -57,6 +57,9 @@ class DistContext:
     def close(self) -> None:
         """Destroy the process group if :func:`setup_distributed` created it."""
         if self.owns_group and dist.is_initialized():
+            # Without a barrier, the rank that hosts the rendezvous store can tear it down while
+            # another rank still talks to it (seen as a C++ abort at exit under load).
+            self.barrier()
             dist.destroy_process_group()
             self.owns_group = False
 
