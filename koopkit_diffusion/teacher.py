@@ -57,6 +57,8 @@ class TeacherConfig:
         MLP width and number of residual blocks.
     model_channels, channel_mult, num_blocks, attn_resolutions, dropout
         UNet architecture (see :class:`~koopkit_diffusion.nets.UNet`).
+    embedding_type : {"positional", "fourier"}
+        Noise-level embedding of either network.
     conditional : bool
         Class-conditional (digits: ``label_dim = 10``).
     steps, batch_size, lr, warmup_steps : int, int, float, int
@@ -88,6 +90,7 @@ class TeacherConfig:
     num_blocks: int = 2
     attn_resolutions: tuple[int, ...] = (4,)
     dropout: float = 0.0
+    embedding_type: str = "positional"
     conditional: bool = False
     steps: int = 16000
     batch_size: int = 512
@@ -114,6 +117,10 @@ class TeacherConfig:
             raise ValueError(f"network must be 'mlp' or 'unet', got {self.network!r}")
         if (self.network == "mlp") != (self.data in _TOY):
             raise ValueError("use network='mlp' for 2-D toy data and network='unet' for digits")
+        if self.embedding_type not in ("positional", "fourier"):
+            raise ValueError(
+                f"embedding_type must be 'positional' or 'fourier', got {self.embedding_type!r}"
+            )
         if self.conditional and self.data != "digits":
             raise ValueError("conditional=True needs labelled data ('digits')")
         for name in ("steps", "batch_size", "n_train", "log_every", "checkpoint_every"):
@@ -205,7 +212,13 @@ def build_teacher(config: TeacherConfig) -> Teacher:
 
     torch.manual_seed(config.seed)
     if config.network == "mlp":
-        net = MLPNet(dim=2, hidden=config.hidden, depth=config.depth, label_dim=config.num_classes)
+        net = MLPNet(
+            dim=2,
+            hidden=config.hidden,
+            depth=config.depth,
+            label_dim=config.num_classes,
+            embedding_type=config.embedding_type,
+        )
     else:
         net = UNet(
             8,
@@ -217,6 +230,7 @@ def build_teacher(config: TeacherConfig) -> Teacher:
             attn_resolutions=config.attn_resolutions,
             dropout=config.dropout,
             label_dim=config.num_classes,
+            embedding_type=config.embedding_type,
         )
     return Teacher(
         net,

@@ -96,6 +96,8 @@ def test_config_validation_and_round_trip():
         TeacherConfig(data="digits", network="mlp")
     with pytest.raises(ValueError, match="steps"):
         TeacherConfig(steps=0)
+    with pytest.raises(ValueError, match="embedding_type"):
+        TeacherConfig(embedding_type="sinusoidal")
     with pytest.raises(ValueError, match="unknown TeacherConfig"):
         TeacherConfig.from_dict({"widht": 3})
     with pytest.raises(ValueError, match="unknown preset"):
