@@ -6,8 +6,11 @@ import json
 
 import numpy as np
 import pytest
+import torch
 
 from koopkit_diffusion.cli import main
+from koopkit_diffusion.kdm_run import load_model
+from koopkit_diffusion.pairs import PairDataset
 from koopkit_diffusion.quickstart import QuickstartConfig, format_table, run_quickstart
 
 TINY = QuickstartConfig(
@@ -42,6 +45,13 @@ def test_quickstart_writes_figure_metrics_and_runs_that_sample_from_the_cli(tmp_
             assert np.isfinite(saved[model][key]) and saved[model][key] >= 0
     assert saved["teacher"]["nfe"] == 35 and saved["kdm"]["nfe"] == saved["kd"]["nfe"] == 1
     assert saved["teacher"]["sw_vs_teacher"] == 0.0
+    # the per-pair distillation error is the distance to the teacher's sample of the same noise
+    pairs = PairDataset(out / "eval-pairs")[:]
+    student = load_model(out / "kdm")
+    x = student.sample(noise=pairs["noise"])
+    rmse = torch.sqrt(torch.mean(torch.sum((x - pairs["sample"]) ** 2, dim=1)))
+    assert saved["kdm"]["rmse_same_noise"] == pytest.approx(float(rmse), rel=1e-5)
+    assert saved["kd"]["rmse_same_noise"] > 0
     assert saved["floor_sw_stated"] == 0.0096
     assert "KDM" in capsys.readouterr().out
     assert format_table(metrics).count("\n") == 4 and "floor" in format_table(metrics)
