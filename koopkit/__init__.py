@@ -27,6 +27,7 @@ _SUBMODULES = {
     "analysis",
     "training",
     "interop",
+    "io",
 }
 
 # public name -> module that defines it

@@ -10,7 +10,6 @@ import copy
 import math
 import os
 import random
-import tempfile
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,6 +18,8 @@ from typing import Any
 import numpy as np
 import torch
 from torch import nn
+
+from koopkit.io import atomic_write
 
 __all__ = ["EMA", "seed_everything", "save_checkpoint", "load_checkpoint", "fit", "FitHistory"]
 
@@ -107,18 +108,8 @@ def save_checkpoint(state: Mapping[str, Any], path: str | os.PathLike) -> Path:
         The destination path.
     """
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            torch.save(dict(state), f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+    with atomic_write(path) as f:
+        torch.save(dict(state), f)
     return path
 
 

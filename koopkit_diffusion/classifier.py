@@ -16,7 +16,6 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +25,7 @@ import torch.nn.functional as F
 from torch import nn
 from tqdm.auto import trange
 
+from koopkit.training import save_checkpoint
 from koopkit_diffusion.metrics import FeatureStats, frechet_distance
 
 __all__ = [
@@ -176,19 +176,6 @@ def _train(seed: int, epochs: int, batch_size: int, progress: bool) -> DigitsCla
     return model
 
 
-def _atomic_save(obj: Any, path: Path) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.close(fd)
-    try:
-        torch.save(obj, tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-
-
 def load_digits_classifier(
     cache_dir: str | os.PathLike | None = None, seed: int = 0, progress: bool = True
 ) -> DigitsClassifier:
@@ -218,7 +205,7 @@ def load_digits_classifier(
         return model.eval()
     log.info("training the digits classifier (seed %d); caching it at %s", seed, path)
     model = train_digits_classifier(seed=seed, progress=progress)
-    _atomic_save(
+    save_checkpoint(
         {"state_dict": model.state_dict(), "test_accuracy": model.test_accuracy, "seed": seed},
         path,
     )

@@ -16,12 +16,13 @@ arrays or torch tensors of shape ``(n_samples, n_features)`` and compute in floa
 from __future__ import annotations
 
 import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
+
+from koopkit.io import atomic_write
 
 __all__ = [
     "FeatureStats",
@@ -392,15 +393,8 @@ def save_stats(path: str | os.PathLike, mu: Any, sigma: Any, count: int | None =
     arrays = {"mu": mu, "sigma": sigma}
     if count is not None:
         arrays["count"] = np.asarray(int(count))
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            np.savez(f, **arrays)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+    with atomic_write(path) as f:
+        np.savez(f, **arrays)
     return path
 
 

@@ -27,6 +27,8 @@ from typing import Any
 
 import numpy as np
 
+from koopkit.io import atomic_write
+
 try:  # POSIX only; on other systems one process writes a set at a time.
     import fcntl
 except ImportError:  # pragma: no cover - exercised on Windows only
@@ -70,12 +72,8 @@ def file_sha256(path: str | os.PathLike, chunk_bytes: int = 1 << 22) -> str:
 
 def atomic_write_bytes(path: Path, data: bytes) -> None:
     """Write ``data`` to ``path`` through a temporary file, fsync and ``os.replace``."""
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    with open(tmp, "wb") as f:
+    with atomic_write(path) as f:
         f.write(data)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
 
 
 def new_manifest(

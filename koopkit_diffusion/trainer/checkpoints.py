@@ -5,13 +5,13 @@ from __future__ import annotations
 import json
 import os
 import re
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from torch import nn
 
+from koopkit.io import atomic_write
 from koopkit.training import load_checkpoint, save_checkpoint
 
 from .config import TrainerConfig
@@ -33,12 +33,9 @@ _NAME = re.compile(r"^ckpt-(\d+)\.pt$")
 
 def write_json_atomic(obj: Any, path: Path) -> None:
     """Write JSON to ``path`` through a temporary file and a rename."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    with os.fdopen(fd, "w") as f:
+    with atomic_write(path, "w") as f:
         json.dump(obj, f, indent=2, sort_keys=True)
         f.write("\n")
-    os.replace(tmp, path)
 
 
 class CheckpointManager:
@@ -80,10 +77,8 @@ class CheckpointManager:
     def save(self, state: dict[str, Any], step: int) -> Path:
         """Write ``state`` atomically, move ``latest`` to it, delete checkpoints beyond K."""
         path = save_checkpoint(state, self.path(step))
-        fd, tmp = tempfile.mkstemp(prefix=".latest.", suffix=".tmp", dir=self.dir)
-        with os.fdopen(fd, "w") as f:
+        with atomic_write(self.dir / "latest", "w") as f:
             f.write(path.name + "\n")
-        os.replace(tmp, self.dir / "latest")
         if self.keep_last is not None:
             for old in self.list()[: -self.keep_last]:
                 old.unlink(missing_ok=True)
@@ -197,8 +192,6 @@ def truncate_metrics(path: Path, step: int) -> list[dict[str, Any]]:
         return []
     records = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
     kept = [r for r in records if r["step"] <= step]
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    with os.fdopen(fd, "w") as f:
+    with atomic_write(path, "w") as f:
         f.writelines(json.dumps(r) + "\n" for r in kept)
-    os.replace(tmp, path)
     return kept
