@@ -158,8 +158,10 @@ class TeacherConfig:
 
 
 PRESETS: dict[str, TeacherConfig] = {
-    # 2-D checkerboard: residual MLP, fixed set of 1M samples.
-    "checkerboard": TeacherConfig(),
+    # 2-D checkerboard: residual MLP, fixed set of 1M samples. The data std is about 2.57, so
+    # sigma_data = 2.5 and P_mean = -1.2 + ln(2.5 / 0.5) ~ 0.4 put the training noise levels on
+    # the data's scale (SW1 0.0734 -> 0.0555 with lr 1e-3, docs/guide/05-teacher.md).
+    "checkerboard": TeacherConfig(sigma_data=2.5, P_mean=0.4, lr=1e-3),
     # 8x8 digits, class-conditional small UNet.
     "digits": TeacherConfig(
         data="digits",
