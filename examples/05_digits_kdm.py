@@ -4,7 +4,9 @@ Trains the ``digits`` EDM teacher (a small class-conditional UNet), generates no
 with its 18-step Heun sampler (35 evaluations), trains a conditional KDM (label embedding + control
 term ``B·y``) and the KD baseline on them with the ``digits`` preset, and compares the three with
 the classifier-FID (Fréchet distance in the features of a small digits classifier) against the
-real digits. Writes one sample grid per model (one row per class) and ``results.json``.
+real digits, with NFE and sampling time for each, then runs the analyses of the KDM latent
+(latent–semantic proximity in classifier features, representability of the teacher's flow) into
+``analysis/``. Writes one sample grid per model (one row per class) and ``results.json``.
 
     python examples/05_digits_kdm.py --quick        # a few minutes on two cores
     python examples/05_digits_kdm.py                # longer teacher and students
@@ -35,6 +37,7 @@ def main() -> None:
 
     from koopkit_diffusion.classifier import classifier_fid, load_digits_classifier
     from koopkit_diffusion.data import digits
+    from koopkit_diffusion.evaluation import analyze_model
     from koopkit_diffusion.kdm_run import train_model
     from koopkit_diffusion.pairs import PairDataset, generate_pairs
     from koopkit_diffusion.presets import get_preset
@@ -64,9 +67,17 @@ def main() -> None:
     held = PairDataset(work / "eval-pairs")[:]
     classifier = load_digits_classifier(work)
     real = digits("all")[0]
+    t0 = time.perf_counter()
+    with torch.no_grad():
+        teacher_grid_samples(teacher, held["noise"], held["label"])
     results = {
-        "teacher": {"nfe": 35, "classifier_fid": classifier_fid(classifier, held["sample"], real)}
+        "teacher": {
+            "nfe": 35,
+            "sample_s": time.perf_counter() - t0,
+            "classifier_fid": classifier_fid(classifier, held["sample"], real),
+        }
     }
+    models = {}
     grid_labels = torch.arange(100) % 10
     grid_noise = held["noise"][:100]
     grids = {}
@@ -75,18 +86,30 @@ def main() -> None:
         shutil.rmtree(run, ignore_errors=True)
         t0 = time.perf_counter()
         res = train_model(preset, work / "pairs", run, kind=kind)
-        model = res.ema.module if hasattr(res.ema, "module") else res.ema
+        train_s = time.perf_counter() - t0
+        model = models[kind] = res.ema.module if hasattr(res.ema, "module") else res.ema
+        t0 = time.perf_counter()
         x = model.sample(noise=held["noise"], labels=held["label"])
         results[kind] = {
             "nfe": 1,
+            "sample_s": time.perf_counter() - t0,
             "classifier_fid": classifier_fid(classifier, x, real),
             "mse_vs_teacher": float(torch.mean((x - held["sample"]) ** 2)),
-            "train_s": time.perf_counter() - t0,
+            "train_s": train_s,
         }
         grids[kind] = model.sample(noise=grid_noise, labels=grid_labels)
         print(f"{kind.upper()}: classifier-FID {results[kind]['classifier_fid']:.3f}, "
               f"MSE to teacher {results[kind]['mse_vs_teacher']:.4f}")  # fmt: skip
     print(f"teacher (35 NFE): classifier-FID {results['teacher']['classifier_fid']:.3f}")
+    for name, r in results.items():
+        print(f"{name.upper():8s} NFE {r['nfe']:>2d}  sampling {len(held['noise'])} digits: "
+              f"{r['sample_s']:.2f} s")  # fmt: skip
+    results["analysis"] = analyze_model(
+        models["kdm"], teacher, work / "analysis", classifier=classifier, n=min(2000, n_eval)
+    )
+    prox = results["analysis"]["latent_semantic"]
+    print(f"k-NN label agreement: KDM latent {prox['knn_agreement_latent']:.3f}, raw noise "
+          f"{prox['knn_agreement_noise']:.3f} (analyses in {work / 'analysis'})")  # fmt: skip
     grids["teacher"] = teacher_grid_samples(teacher, grid_noise, grid_labels)
     for name, x in grids.items():
         plot_samples(x, work / f"{name}-grid.png", labels=grid_labels, title=name.upper())
