@@ -35,3 +35,12 @@ def test_unknown_attribute_gives_attribute_error():
 
     with pytest.raises(AttributeError, match="no attribute 'nope'"):
         koopkit.nope  # noqa: B018
+
+
+@pytest.mark.parametrize("package", ["koopkit", "koopkit.analysis", "koopkit_diffusion"])
+def test_every_lazily_listed_public_name_resolves(package):
+    import importlib
+
+    module = importlib.import_module(package)
+    missing = [name for name in module.__all__ if getattr(module, name, None) is None]
+    assert missing == []
