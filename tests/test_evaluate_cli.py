@@ -1,36 +1,24 @@
 """End-to-end tests of ``koopkit-diffusion evaluate | analyze | fid | fid-stats`` on tiny runs."""
 
-import dataclasses
 import json
 
 import numpy as np
 import pytest
 import torch
+from tiny_runs import tiny_checkerboard_teacher
 
 from koopkit_diffusion.cli import main
 from koopkit_diffusion.inception import WEIGHTS_FILENAME
 from koopkit_diffusion.kdm import KDM, KDMConfig
 from koopkit_diffusion.metrics import load_stats, save_stats
 from koopkit_diffusion.run_evaluation import load_generator
-from koopkit_diffusion.teacher import PRESETS, train_teacher
 from koopkit_diffusion.trainer import TensorDictDataset, TrainerConfig, train
 
 
 @pytest.fixture(scope="module")
 def runs(tmp_path_factory):
     root = tmp_path_factory.mktemp("eval-cli")
-    tiny_teacher = dataclasses.replace(
-        PRESETS["checkerboard"],
-        hidden=16,
-        depth=1,
-        steps=2,
-        batch_size=32,
-        n_train=500,
-        warmup_steps=1,
-        log_every=1,
-        checkpoint_every=2,
-    )
-    teacher = train_teacher(tiny_teacher, root / "teacher", progress=False)
+    teacher = tiny_checkerboard_teacher(root / "teacher")
     cfg = KDMConfig(data_shape=(2,), latent_dim=8, mlp_width=16, mlp_depth=1)
     gen = torch.Generator().manual_seed(0)
     pairs = TensorDictDataset(noise=torch.randn(64, 2, generator=gen), sample=torch.rand(64, 2))

@@ -406,23 +406,12 @@ def test_cli_import_requires_the_noise_scale():
 
 
 def test_cli_generate_from_a_teacher_run(tmp_path, capsys):
-    import dataclasses
+    from tiny_runs import tiny_checkerboard_teacher
 
     from koopkit_diffusion.edm import heun_sample
-    from koopkit_diffusion.teacher import PRESETS, load_teacher, train_teacher
+    from koopkit_diffusion.teacher import load_teacher
 
-    tiny = dataclasses.replace(
-        PRESETS["checkerboard"],
-        hidden=16,
-        depth=1,
-        steps=2,
-        batch_size=32,
-        n_train=500,
-        warmup_steps=1,
-        log_every=1,
-        checkpoint_every=2,
-    )
-    run = train_teacher(tiny, tmp_path / "teacher", progress=False)
+    run = tiny_checkerboard_teacher(tmp_path / "teacher")
     out = tmp_path / "pairs"
     argv = [
         "pairs",
