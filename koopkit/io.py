@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import IO, Any
 
-__all__ = ["atomic_write"]
+__all__ = ["atomic_write", "write_json"]
 
 
 @contextlib.contextmanager
@@ -53,3 +54,26 @@ def atomic_write(path: str | os.PathLike, mode: str = "wb") -> Iterator[IO[Any]]
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
         raise
+
+
+def write_json(obj: Any, path: str | os.PathLike, *, sort_keys: bool = False) -> Path:
+    """Write ``obj`` as indented JSON (two spaces, trailing newline) through :func:`atomic_write`.
+
+    Parameters
+    ----------
+    obj : JSON-serialisable object
+    path : str or os.PathLike
+        Destination; its folder is created if missing. A failed write (for example an object
+        that is not serialisable) leaves the previous file untouched.
+    sort_keys : bool, default False
+
+    Returns
+    -------
+    Path
+        ``path``.
+    """
+    path = Path(path)
+    text = json.dumps(obj, indent=2, sort_keys=sort_keys) + "\n"  # serialise before opening
+    with atomic_write(path, "w") as f:
+        f.write(text)
+    return path

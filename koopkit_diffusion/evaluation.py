@@ -14,7 +14,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 import time
 from collections.abc import Callable
@@ -24,7 +23,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from koopkit.io import atomic_write
+from koopkit.io import write_json
 from koopkit_diffusion import analysis, analysis_plots
 from koopkit_diffusion.edm import heun_sample
 from koopkit_diffusion.metrics import (
@@ -42,17 +41,7 @@ __all__ = [
     "evaluate_fid",
     "label_dim",
     "sample_pair",
-    "write_json",
 ]
-
-
-def write_json(obj: Any, path: str | os.PathLike) -> Path:
-    """Write ``obj`` as indented JSON, atomically (temporary file, then ``os.replace``)."""
-    path = Path(path)
-    with atomic_write(path, "w") as f:
-        json.dump(obj, f, indent=2)
-        f.write("\n")
-    return path
 
 
 def label_dim(generator: Any) -> int:

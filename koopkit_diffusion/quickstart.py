@@ -21,7 +21,6 @@ about five minutes on two CPU cores; :class:`QuickstartConfig` scales them down 
 from __future__ import annotations
 
 import dataclasses
-import json
 import logging
 import time
 from dataclasses import dataclass
@@ -30,6 +29,8 @@ from typing import Any
 
 import numpy as np
 import torch
+
+from koopkit.io import write_json
 
 __all__ = ["QuickstartConfig", "run_quickstart", "format_table", "SW_FLOOR", "CHECKERBOARD_SCALE"]
 
@@ -231,7 +232,7 @@ def run_quickstart(
     _figure(
         out / "quickstart.png", samples, results, getattr(models["kdm"], "module", models["kdm"])
     )
-    (out / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n")
+    write_json(metrics, out / "metrics.json")
     print(format_table(metrics))
     return metrics
 

@@ -23,6 +23,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from koopkit.io import write_json
 from koopkit.training import EMA, load_checkpoint, save_checkpoint, seed_everything
 from koopkit_diffusion.edm import EDMPrecond, edm_loss, heun_sample
 from koopkit_diffusion.sample_plots import plot_samples  # noqa: F401 (kept importable from here)
@@ -307,7 +308,7 @@ def train_teacher(
             raise ValueError(f"{config_path} holds a different teacher config; use another --out")
     if ckpt_path.exists() and not resume:
         raise FileExistsError(f"{ckpt_path} exists; pass resume=True or use another directory")
-    config_path.write_text(json.dumps(config.to_dict(), indent=2) + "\n")
+    write_json(config.to_dict(), config_path)
 
     seed_everything(config.seed)
     model = build_teacher(config).to(device).train()

@@ -36,3 +36,19 @@ def test_temporary_file_is_named_for_cleanup_while_open(tmp_path):
 def test_unknown_mode_is_refused(tmp_path):
     with pytest.raises(ValueError, match="'wb' or 'w'"), atomic_write(tmp_path / "a", "a"):
         pass
+
+
+def test_write_json_round_trips_and_a_bad_object_keeps_the_old_file(tmp_path):
+    import json
+
+    from koopkit.io import write_json
+
+    path = tmp_path / "run" / "metrics.json"
+    assert write_json({"b": 1, "a": [1.5, "x"]}, path, sort_keys=True) == path
+    assert json.loads(path.read_text()) == {"a": [1.5, "x"], "b": 1}
+    assert path.read_text().index('"a"') < path.read_text().index('"b"')
+    assert path.read_text().endswith("}\n")
+    with pytest.raises(TypeError, match="not JSON serializable"):
+        write_json({"a": object()}, path)
+    assert json.loads(path.read_text()) == {"a": [1.5, "x"], "b": 1}
+    assert sorted(p.name for p in path.parent.iterdir()) == ["metrics.json"]

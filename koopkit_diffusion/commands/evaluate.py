@@ -74,7 +74,7 @@ def _print(obj: dict[str, Any]) -> None:
 
 
 def _evaluate(args: argparse.Namespace) -> int:
-    from koopkit_diffusion.evaluation import write_json
+    from koopkit.io import write_json
     from koopkit_diffusion.run_evaluation import evaluate_run
 
     report = evaluate_run(

@@ -24,18 +24,10 @@ __all__ = [
     "CheckpointManager",
     "ema_model_state",
     "truncate_metrics",
-    "write_json_atomic",
 ]
 
 CHECKPOINT_FORMAT = 1
 _NAME = re.compile(r"^ckpt-(\d+)\.pt$")
-
-
-def write_json_atomic(obj: Any, path: Path) -> None:
-    """Write JSON to ``path`` through a temporary file and a rename."""
-    with atomic_write(path, "w") as f:
-        json.dump(obj, f, indent=2, sort_keys=True)
-        f.write("\n")
 
 
 class CheckpointManager:

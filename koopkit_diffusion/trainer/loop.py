@@ -20,12 +20,12 @@ import torch.distributed as dist
 from torch import nn
 from tqdm.auto import tqdm
 
+from koopkit.io import write_json
 from koopkit.training import EMA
 
 from .checkpoints import (
     CheckpointManager,
     truncate_metrics,
-    write_json_atomic,
 )
 from .config import TrainerConfig
 from .data import ShardedBatchSampler, batch_to_device, make_loader
@@ -214,13 +214,14 @@ class Trainer(ResumableMixin):
             self.history = truncate_metrics(self.metrics_path, self.step) if path else []
             if not path:
                 self.metrics_path.unlink(missing_ok=True)
-            write_json_atomic(
+            write_json(
                 {
                     "trainer": config.to_dict(),
                     "metadata": dict(metadata or {}),
                     "world_size": self.ctx.world_size,
                 },
                 self.run_dir / "config.json",
+                sort_keys=True,
             )
         self._writer = self._tensorboard() if config.tensorboard else None
         self.ctx.barrier()
