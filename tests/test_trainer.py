@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from hypothesis import given, settings
+from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 from trainer_toys import ToyGAN, ToyRegressor, toy_dataset
 
@@ -274,10 +274,39 @@ def test_learning_rate_warmup_is_linear(tmp_path):
         )
 
 
+@settings(max_examples=40, deadline=None)
+@given(
+    kind=st.sampled_from(["cosine", "linear"]),
+    steps=st.integers(2, 400),
+    warmup=st.integers(0, 50),
+    final=st.floats(0.0, 1.0),
+)
+def test_learning_rate_decays_monotonically_to_the_final_ratio(kind, steps, warmup, final):
+    assume(warmup < steps - 1)  # at least two steps after the warm-up
+    config = _config(steps=steps, lr_warmup_steps=warmup, lr_decay=kind, lr_final_ratio=final)
+    trainer = Trainer.__new__(Trainer)  # the schedule reads only the config
+    trainer.config = config
+    decay = [trainer.learning_rate(s) for s in range(warmup, steps)]
+    assert decay[0] == pytest.approx(config.lr)
+    assert decay[-1] == pytest.approx(final * config.lr, abs=1e-15)
+    assert all(b <= a * (1 + 1e-12) for a, b in itertools.pairwise(decay))
+
+
+def test_cosine_decay_reaches_the_optimizer_and_the_metrics(tmp_path):
+    config = _config(steps=9, log_every=1, lr_decay="cosine", lr_final_ratio=0.1)
+    with Trainer(_make("regressor"), toy_dataset(), config, tmp_path) as t:
+        t.train()
+        assert t.optimizer.param_groups[0]["lr"] == pytest.approx(1e-3)
+    logged = [json.loads(line)["lr"] for line in (tmp_path / "metrics.jsonl").open()]
+    assert logged[0] == pytest.approx(1e-2) and logged[-1] == pytest.approx(1e-3)
+    assert logged[4] == pytest.approx(1e-2 * (0.1 + 0.9 * 0.5))
+
+
 @pytest.mark.parametrize(
     "bad",
     [{"steps": 0}, {"amp": "fp16"}, {"device": "tpu"}, {"ema_decay": 1.0}, {"grad_clip": -1.0},
-     {"betas": (0.9,)}, {"keep_last": 0}, {"nope": 1}],
+     {"betas": (0.9,)}, {"keep_last": 0}, {"nope": 1}, {"lr_decay": "step"},
+     {"lr_final_ratio": 1.5}],
 )  # fmt: skip
 def test_config_rejects_bad_values(bad):
     with pytest.raises(ValueError):

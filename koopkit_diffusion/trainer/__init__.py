@@ -11,6 +11,7 @@ exact resume, ``metrics.jsonl``. The user guide's "Training" page walks through 
     cfg = TrainerConfig(
         steps=10_000, batch_size=128,            # batch_size is GLOBAL (split over DDP ranks)
         lr=3e-4, betas=(0.9, 0.999), weight_decay=0.0, lr_warmup_steps=0,
+        lr_decay="none", lr_final_ratio=0.0,     # "cosine" | "linear": decay to ratio·lr
         disc_lr=None, disc_betas=(0.0, 0.99),    # discriminator Adam (disc_lr None -> lr)
         grad_clip=1.0,                           # None: no clipping (norm still checked)
         ema_decay=0.9999, ema_warmup=False,

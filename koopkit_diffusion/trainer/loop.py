@@ -266,9 +266,23 @@ class Trainer(ResumableMixin):
         return contextlib.nullcontext()
 
     def learning_rate(self, step: int) -> float:
-        """Learning rate of step ``step`` (0-based): linear warm-up, then constant."""
-        warmup = self.config.lr_warmup_steps
-        return self.config.lr * min(1.0, (step + 1) / warmup) if warmup else self.config.lr
+        """Learning rate of step ``step`` (0-based).
+
+        A linear warm-up over ``lr_warmup_steps``, then constant (``lr_decay="none"``) or a
+        cosine or linear decay that reaches ``lr_final_ratio · lr`` at the last step.
+        """
+        cfg = self.config
+        if cfg.lr_warmup_steps and step < cfg.lr_warmup_steps:
+            return cfg.lr * (step + 1) / cfg.lr_warmup_steps
+        if cfg.lr_decay == "none":
+            return cfg.lr
+        span = cfg.steps - 1 - cfg.lr_warmup_steps
+        progress = min(1.0, (step - cfg.lr_warmup_steps) / span) if span > 0 else 1.0
+        if cfg.lr_decay == "cosine":
+            factor = 0.5 * (1.0 + math.cos(math.pi * progress))
+        else:
+            factor = 1.0 - progress
+        return cfg.lr * (cfg.lr_final_ratio + (1.0 - cfg.lr_final_ratio) * factor)
 
     def _clip(self, params: list[torch.Tensor]) -> torch.Tensor:
         max_norm = self.config.grad_clip if self.config.grad_clip is not None else math.inf
