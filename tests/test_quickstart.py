@@ -10,6 +10,7 @@ import torch
 
 from koopkit_diffusion.cli import main
 from koopkit_diffusion.kdm_run import load_model
+from koopkit_diffusion.metrics import sliced_wasserstein
 from koopkit_diffusion.pairs import PairDataset
 from koopkit_diffusion.quickstart import QuickstartConfig, format_table, run_quickstart
 
@@ -51,7 +52,11 @@ def test_quickstart_writes_figure_metrics_and_runs_that_sample_from_the_cli(tmp_
     x = student.sample(noise=pairs["noise"])
     rmse = torch.sqrt(torch.mean(torch.sum((x - pairs["sample"]) ** 2, dim=1)))
     assert saved["kdm"]["rmse_same_noise"] == pytest.approx(float(rmse), rel=1e-5)
+    assert saved["kdm"]["sw_same_noise"] == pytest.approx(sliced_wasserstein(x, pairs["sample"]))
     assert saved["kd"]["rmse_same_noise"] > 0
+    # SW1 of the same noises is at most the mean projected per-pair distance (a coupling)
+    for kind in ("kdm", "kd"):
+        assert 0 < saved[kind]["sw_same_noise"] <= saved[kind]["rmse_same_noise"]
     assert saved["floor_sw_stated"] == 0.0096
     assert "KDM" in capsys.readouterr().out
     assert format_table(metrics).count("\n") == 4 and "floor" in format_table(metrics)
