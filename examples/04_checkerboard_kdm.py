@@ -8,8 +8,10 @@ Both students get the same pairs, loss and step budget. Scores are SW1 (512 dire
 independent 50k true sets, with NFE and sampling time for each. Every SW1 is printed twice: in the
 units of ``data.checkerboard`` (the board divided by 0.45; floor 0.019 ± 0.004) and in the
 board's own ``[-2, 2]²`` units (× 0.45; floor 0.0084 ± 0.0016, the units of DESIGN's ≈ 0.0096).
-Then the analyses of the KDM latent (latent–semantic proximity, representability of the
-teacher's flow, the noise-space partition) go into ``analysis-<tag>/``.
+Beside them, SW1 and RMSE against the teacher's samples of the *same* held-out noises
+(:func:`koopkit_diffusion.evaluation.same_noise_scores`): no floor, so they rank two students
+that both sit at it. Then the analyses of the KDM latent (latent–semantic proximity,
+representability of the teacher's flow, the noise-space partition) go into ``analysis-<tag>/``.
 
     python examples/04_checkerboard_kdm.py                      # best configuration
     python examples/04_checkerboard_kdm.py --paper              # paper configuration
@@ -17,7 +19,8 @@ teacher's flow, the noise-space partition) go into ``analysis-<tag>/``.
     python examples/04_checkerboard_kdm.py --teacher-run runs/quickstart/teacher
 
 The teacher and the pair sets are cached in ``--workdir`` and reused by later runs. Writes
-``checkerboard_kdm.png`` and ``results.json`` there.
+``results-<tag>.json`` and one sample figure per model (``teacher-<tag>.png``, ``kdm-<tag>.png``,
+``kd-<tag>.png``) there.
 """
 
 from __future__ import annotations
