@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import dataclasses
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-__all__ = ["TrainerConfig"]
+__all__ = ["TrainerConfig", "scheduled_lr"]
 
 _AMP = ("none", "bf16")
 LR_DECAYS = ("none", "cosine", "linear")
@@ -187,3 +188,32 @@ class TrainerConfig:
 def _positive_int(name: str, value: Any) -> None:
     if isinstance(value, bool) or not isinstance(value, int) or value < 1:
         raise ValueError(f"{name} must be a positive integer, got {value!r}")
+
+
+def scheduled_lr(config: TrainerConfig, step: int) -> float:
+    """The generator's learning rate at step ``step`` (0-based) under ``config``.
+
+    A linear warm-up over ``lr_warmup_steps``, then constant (``lr_decay="none"``) or a cosine
+    or linear decay that reaches ``lr_final_ratio · lr`` at the last step, ``steps − 1``.
+
+    Parameters
+    ----------
+    config : TrainerConfig
+    step : int
+
+    Returns
+    -------
+    float
+    """
+    warmup = config.lr_warmup_steps
+    if warmup and step < warmup:
+        return config.lr * (step + 1) / warmup
+    if config.lr_decay == "none":
+        return config.lr
+    span = config.steps - 1 - warmup
+    progress = min(1.0, (step - warmup) / span) if span > 0 else 1.0
+    if config.lr_decay == "cosine":
+        factor = 0.5 * (1.0 + math.cos(math.pi * progress))
+    else:
+        factor = 1.0 - progress
+    return config.lr * (config.lr_final_ratio + (1.0 - config.lr_final_ratio) * factor)

@@ -27,7 +27,7 @@ from .checkpoints import (
     CheckpointManager,
     truncate_metrics,
 )
-from .config import TrainerConfig
+from .config import TrainerConfig, scheduled_lr
 from .data import ShardedBatchSampler, batch_to_device, make_loader
 from .distributed import (
     broadcast_module,
@@ -266,23 +266,8 @@ class Trainer(ResumableMixin):
         return contextlib.nullcontext()
 
     def learning_rate(self, step: int) -> float:
-        """Learning rate of step ``step`` (0-based).
-
-        A linear warm-up over ``lr_warmup_steps``, then constant (``lr_decay="none"``) or a
-        cosine or linear decay that reaches ``lr_final_ratio · lr`` at the last step.
-        """
-        cfg = self.config
-        if cfg.lr_warmup_steps and step < cfg.lr_warmup_steps:
-            return cfg.lr * (step + 1) / cfg.lr_warmup_steps
-        if cfg.lr_decay == "none":
-            return cfg.lr
-        span = cfg.steps - 1 - cfg.lr_warmup_steps
-        progress = min(1.0, (step - cfg.lr_warmup_steps) / span) if span > 0 else 1.0
-        if cfg.lr_decay == "cosine":
-            factor = 0.5 * (1.0 + math.cos(math.pi * progress))
-        else:
-            factor = 1.0 - progress
-        return cfg.lr * (cfg.lr_final_ratio + (1.0 - cfg.lr_final_ratio) * factor)
+        """Learning rate of step ``step`` (0-based); see :func:`scheduled_lr`."""
+        return scheduled_lr(self.config, step)
 
     def _clip(self, params: list[torch.Tensor]) -> torch.Tensor:
         max_norm = self.config.grad_clip if self.config.grad_clip is not None else math.inf
