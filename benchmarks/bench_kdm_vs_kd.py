@@ -143,14 +143,13 @@ def main() -> None:
 
     keys = ("sw_vs_teacher_50k", "sw_same_noise", "sw_vs_true", "rmse_same_noise", "scale")
     labels = list(dict.fromkeys(r["config"] for r in rows))
-    summary = {
-        label: {
-            k: (float(np.mean(v)), float(np.std(v)))
+    summary = {}
+    for label in labels:
+        sel = [r for r in rows if r["config"] == label]
+        summary[label] = {
+            k: (float(np.mean([r[k] for r in sel])), float(np.std([r[k] for r in sel])))
             for k in (*keys, "train_s")
-            for v in [[r[k] for r in rows if r["config"] == label]]
         }
-        for label in labels
-    }
     steps, batch = budget["train.steps"], budget["train.batch_size"]
     print(f"\nbudget: the quickstart's ({steps} steps, batch {batch}) unless overridden;"
           f" {args.seeds} seeds, mean ± std; same noise: {args.n_large} noises")  # fmt: skip
