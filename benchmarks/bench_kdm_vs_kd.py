@@ -20,9 +20,9 @@ several seeds and reports, per configuration, mean ± std over seeds of:
 and the per-seed difference of every configuration from the first KD one.
 
     koopkit-diffusion quickstart --out runs/quickstart          # teacher and 100k pairs
-    python benchmarks/bench_kdm_vs_kd.py --quickstart runs/quickstart --seeds 2
+    python benchmarks/bench_kdm_vs_kd.py --quickstart runs/quickstart --seeds 3
     python benchmarks/bench_kdm_vs_kd.py --quickstart runs/quickstart \
-        --config kd --config kdm --config "kdm model.w_push=0"
+        --config kd --config kdm --config "kdm model.sigma_z=0.4 model.w_rec=1"
 
 Runs, the large teacher set, ``kdm_vs_kd.json`` and ``kdm_vs_kd.png`` go to ``--out``.
 """
@@ -72,13 +72,13 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quickstart", required=True, help="a finished quickstart folder")
     parser.add_argument("--out", default="runs/kdm_vs_kd")
-    parser.add_argument("--seeds", type=int, default=2)
+    parser.add_argument("--seeds", type=int, default=3)
     parser.add_argument("--n-large", type=int, default=400_000)
     parser.add_argument(
         "--config",
         action="append",
         help="'kd' or 'kdm' followed by preset overrides KEY=VALUE (repeatable; "
-        "default: kd, kdm, 'kdm model.sigma_z=0.1')",
+        "default: kd, kdm, and KDM with the paper's loss 'kdm model.sigma_z=0.4 model.w_rec=1')",
     )
     parser.add_argument("--threads", type=int, default=2)
     args = parser.parse_args()
@@ -98,7 +98,8 @@ def main() -> None:
         raise SystemExit(
             f"{qs} is not a finished quickstart folder (teacher/, pairs/, eval-pairs/)"
         )
-    configs = [_parse_config(c) for c in args.config or ["kd", "kdm", "kdm model.sigma_z=0.1"]]
+    default = ["kd", "kdm", "kdm model.sigma_z=0.4 model.w_rec=1"]
+    configs = [_parse_config(c) for c in args.config or default]
     if args.n_large < 50_000:
         raise SystemExit(f"--n-large must be at least 50000, got {args.n_large}")
 
