@@ -114,6 +114,12 @@ def train_model(
     Returns
     -------
     koopkit_diffusion.trainer.TrainResult
+
+    Notes
+    -----
+    The initial weights are drawn from ``preset.train.seed`` (the trainer then seeds the training
+    randomness from it too), so two calls with the same preset and pairs train the same model
+    whatever ran before them in the process.
     """
     from koopkit_diffusion.pairs import PairDataset
     from koopkit_diffusion.trainer import train
@@ -126,7 +132,11 @@ def train_model(
         preset = apply_overrides(preset, overrides)
     dataset = PairDataset(pairs) if isinstance(pairs, (str, os.PathLike)) else pairs
     config = _fit_to_pairs(preset.model, dataset)
-    model = build_model(config, kind)
+    # The initial weights are part of the run: draw them from ``train.seed``, not from whatever
+    # state earlier work in this process left the global generator in.
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(preset.train.seed)
+        model = build_model(config, kind)
     metadata = {
         "model_kind": kind,
         "preset": preset.name,
