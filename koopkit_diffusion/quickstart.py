@@ -81,7 +81,7 @@ class QuickstartConfig:
             "train.log_every": "50",
             "train.checkpoint_every": "100000",
             # KDM only (KD has no latent): less latent noise than the paper's 0.4 and a light
-            # reconstruction term; on the teacher's noises KDM then beats KD (KDM guide).
+            # reconstruction term: KDM then ties KD on the teacher's noises (KDM guide).
             "model.sigma_z": "0.02",
             "model.w_rec": "0.1",
         }
