@@ -3,7 +3,8 @@
 The default configuration is the fastest good one found on two CPU cores (smaller networks and
 batches than the paper, more steps per minute); ``--paper`` trains the paper's configuration
 instead (MLPs of width 256, latent 256, batch 4096, 20k steps; ≈ 90 minutes on two cores).
-Both students get the same pairs, loss and step budget. Scores are SW1 (512 directions) between
+Both students get the same pairs, reconstruction loss, optimiser and step budget (KDM's own latent
+noise and loss weights are set in ``BEST``). Scores are SW1 (512 directions) between
 50k one-step samples (from fresh noise) and 50k held-out teacher samples, beside the floor of two
 independent 50k true sets, with NFE and sampling time for each. Every SW1 is printed twice: in the
 units of ``data.checkerboard`` (the board divided by 0.45; floor 0.019 ± 0.004) and in the
