@@ -9,9 +9,14 @@ utilisation (MFU): FLOPs of one step counted with :class:`torch.utils.flop_count
 (matmuls, convolutions, attention; forward and backward) times steps/s over the card's bf16
 dense peak.
 
+Mode names: ``fp32`` or ``bf16`` (autocast), with ``+compile``, ``+cl`` (channels-last),
+``+nobench`` (``cudnn_benchmark=False``) and ``+lpips4`` (LPIPS as before the shared-target
+change) to measure each lever against the others in one run.
+
 GPU::
 
     python benchmarks/gpu_kdm_cifar.py                          # fp32, bf16, bf16+compile
+    python benchmarks/gpu_kdm_cifar.py --modes fp32+nobench,fp32,bf16,bf16+lpips4 --profile bf16
     python benchmarks/gpu_kdm_cifar.py --modes bf16+compile+cl --steps 50
 
 CPU check that the script runs (tiny model, seconds)::
@@ -22,6 +27,7 @@ CPU check that the script runs (tiny model, seconds)::
 from __future__ import annotations
 
 import argparse
+import contextlib
 import gc
 import json
 import sys
@@ -75,15 +81,42 @@ def write_random_lpips_weights(folder: Path) -> None:
 
 
 def parse_mode(mode: str) -> dict:
-    """``fp32`` | ``bf16`` with optional ``+compile`` and ``+cl`` (channels-last)."""
+    """``fp32`` | ``bf16`` with optional tokens ``+compile``, ``+cl`` (channels-last),
+    ``+nobench`` (cuDNN algorithm search off) and ``+lpips4`` (the LPIPS passes as before the
+    shared-target change: each distance runs the trunk over ``[x; y]`` with gradients)."""
     parts = mode.split("+")
-    if parts[0] not in ("fp32", "bf16") or not set(parts[1:]) <= {"compile", "cl"}:
-        raise ValueError(f"mode must be fp32|bf16 with optional +compile, +cl; got {mode!r}")
+    tokens = {"compile", "cl", "nobench", "lpips4"}
+    if parts[0] not in ("fp32", "bf16") or not set(parts[1:]) <= tokens:
+        raise ValueError(f"mode must be fp32|bf16 with optional +{', +'.join(sorted(tokens))}; "
+                         f"got {mode!r}")  # fmt: skip
     return {
         "amp": "bf16" if parts[0] == "bf16" else "none",
         "compile": "compile" in parts,
         "channels_last": "cl" in parts,
+        "cudnn_benchmark": "nobench" not in parts,
     }
+
+
+@contextlib.contextmanager
+def separate_lpips_passes(enabled: bool):
+    """Within the block, ``ReconstructionLoss.against`` evaluates each distance on its own with
+    the target in the graph: the four-forward, four-backward LPIPS cost of the earlier code."""
+    from koopkit_diffusion.losses import ReconstructionLoss
+
+    if not enabled:
+        yield
+        return
+    original = ReconstructionLoss.against
+
+    def against(self, xs, y):
+        target = y.detach().requires_grad_(True)
+        return [self(x, target) for x in xs]
+
+    ReconstructionLoss.against = against
+    try:
+        yield
+    finally:
+        ReconstructionLoss.against = original
 
 
 def _sync(device: torch.device) -> None:
@@ -93,6 +126,11 @@ def _sync(device: torch.device) -> None:
 
 def run_mode(mode: str, args, lpips_dir: Path, batches: list, run_root: Path) -> dict:
     """Time one mode; returns images/s, step time, compile/warm-up time and FLOPs per step."""
+    with separate_lpips_passes("lpips4" in mode.split("+")):
+        return _run_mode(mode, args, lpips_dir, batches, run_root)
+
+
+def _run_mode(mode: str, args, lpips_dir: Path, batches: list, run_root: Path) -> dict:
     torch.manual_seed(0)
     model, preset_train = build_model_and_config(args.preset, args.overrides, lpips_dir)
     config = TrainerConfig.from_dict(
@@ -129,6 +167,8 @@ def run_mode(mode: str, args, lpips_dir: Path, batches: list, run_root: Path) ->
         trainer.train_step(dev_batches[i % len(dev_batches)])
     _sync(device)
     elapsed = time.perf_counter() - t0
+    if mode == args.profile:
+        profile_steps(trainer, dev_batches, args.profile_rows)
     result = {
         "mode": mode,
         "device": str(device),
@@ -150,6 +190,21 @@ def run_mode(mode: str, args, lpips_dir: Path, batches: list, run_root: Path) ->
     return result
 
 
+def profile_steps(trainer: Trainer, batches: list, rows: int) -> None:
+    """Print the operators that take the most device (or CPU) time over two steps."""
+    from torch.profiler import ProfilerActivity, profile
+
+    cuda = trainer.ctx.device.type == "cuda"
+    activities = [ProfilerActivity.CPU] + ([ProfilerActivity.CUDA] if cuda else [])
+    with profile(activities=activities) as prof:
+        for i in range(2):
+            trainer.train_step(batches[i % len(batches)])
+        _sync(trainer.ctx.device)
+    key = "self_cuda_time_total" if cuda else "self_cpu_time_total"
+    print(f"profile of two steps, top {rows} operators by {key}:")
+    print(prof.key_averages().table(sort_by=key, row_limit=rows, max_name_column_width=60))
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--preset", default="cifar10-uncond")
@@ -161,6 +216,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--peak-tflops", type=float, default=None, help="bf16 dense peak")
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                         help="preset override, e.g. model.num_blocks=2")  # fmt: skip
+    parser.add_argument(
+        "--profile",
+        default=None,
+        metavar="MODE",
+        help="also profile two steps of this mode (one of --modes)",
+    )
+    parser.add_argument("--profile-rows", type=int, default=25)
     parser.add_argument("--smoke", action="store_true", help="tiny CPU-sized run")
     parser.add_argument("--json", type=Path, default=None, help="also write results here")
     args = parser.parse_args(argv)
@@ -184,32 +246,40 @@ def main(argv: list[str] | None = None) -> int:
         {"noise": torch.randn(shape, generator=g), "sample": torch.randn(shape, generator=g).tanh()}
         for _ in range(4)
     ]
-    results = []
+    modes = args.modes.split(",")
+    for mode in modes:
+        parse_mode(mode)  # fail before any work on a bad mode
+    if args.profile is not None and args.profile not in modes:
+        parser.error(f"--profile {args.profile!r} is not one of --modes {modes}")
+    print(f"{'mode':<26}{'img/s':>9}{'ms/step':>9}{'vs ' + modes[0]:>16}{'TFLOP/step':>12}"
+          f"{'MFU':>7}{'warm-up s':>10}{'peak GiB':>9}", flush=True)  # fmt: skip
+    results: list[dict] = []
     with tempfile.TemporaryDirectory() as tmp:
         lpips_dir = Path(tmp) / "lpips"
         lpips_dir.mkdir()
         write_random_lpips_weights(lpips_dir)
-        for mode in args.modes.split(","):
-            results.append(run_mode(mode, args, lpips_dir, batches, Path(tmp) / "runs"))
-
-    base = results[0]
-    flops = next((r["flops_per_step"] for r in results if r["flops_per_step"]), None)
-    print(f"FLOPs per training step (FlopCounterMode): {flops / 1e12:.3f} TFLOP" if flops else "")
-    print(f"{'mode':<22}{'img/s':>10}{'ms/step':>10}{'vs ' + base['mode']:>14}{'MFU':>8}"
-          f"{'warm-up s':>11}")  # fmt: skip
-    for r in results:
-        achieved = flops * r["images_per_s"] / args.batch if flops else None
-        r["mfu"] = achieved / peak if (achieved and peak) else None
-        r["speedup"] = r["images_per_s"] / base["images_per_s"]
-        mfu = f"{100 * r['mfu']:.1f}%" if r["mfu"] is not None else "n/a"
-        print(f"{r['mode']:<22}{r['images_per_s']:>10.1f}{r['step_ms']:>10.1f}"
-              f"{r['speedup']:>13.2f}x{mfu:>8}{r['warmup_s']:>11.1f}")  # fmt: skip
+        for mode in modes:
+            r = run_mode(mode, args, lpips_dir, batches, Path(tmp) / "runs")
+            # A compiled mode's FLOPs are those of its eager twin (same LPIPS passes).
+            twin = [q["flops_per_step"] for q in results if q["flops_per_step"]
+                    and ("lpips4" in q["mode"]) == ("lpips4" in mode)]  # fmt: skip
+            flops = r["flops_per_step"] or (twin[0] if twin else None)
+            achieved = flops * r["images_per_s"] / args.batch if flops else None
+            r["mfu"] = achieved / peak if (achieved and peak) else None
+            r["speedup"] = r["images_per_s"] / (results or [r])[0]["images_per_s"]
+            results.append(r)
+            mfu = f"{100 * r['mfu']:.1f}%" if r["mfu"] is not None else "n/a"
+            tflop = f"{flops / 1e12:.2f}" if flops else "n/a"
+            mem = f"{r['peak_mem_gib']:.1f}" if r["peak_mem_gib"] is not None else "n/a"
+            print(f"{mode:<26}{r['images_per_s']:>9.1f}{r['step_ms']:>9.1f}{r['speedup']:>15.2f}x"
+                  f"{tflop:>12}{mfu:>7}{r['warmup_s']:>10.1f}{mem:>9}", flush=True)  # fmt: skip
+            if args.json:  # rewritten after every mode: a run cut short keeps what it measured
+                args.json.write_text(json.dumps({"device": name, "results": results}, indent=2))
+    print("FLOPs counted with FlopCounterMode (matmuls, convolutions, attention; fwd + bwd)")
     if peak is None:
         print("MFU: unknown peak for this device (pass --peak-tflops)")
     else:
         print(f"MFU against a bf16 dense peak of {peak / 1e12:.1f} TFLOP/s")
-    if args.json:
-        args.json.write_text(json.dumps({"device": name, "results": results}, indent=2))
     return 0
 
 

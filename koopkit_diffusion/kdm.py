@@ -439,8 +439,7 @@ class KDM(_GeneratorMixin, nn.Module):
         lab_dec = None if labels is None else torch.cat([labels, labels])
         x_dec = self.decode(z_dec, lab_dec)
         x_rec, x_push = x_dec[:n], x_dec[n:]
-        reconstruction = self.recon_loss(x_rec, x0)
-        push = self.recon_loss(x_push, x0)
+        reconstruction, push = self.recon_loss.against([x_rec, x_push], x0)
         adversarial = self._adversarial(x_push, eps)
         penalty = self.operator.penalty()
         total = (

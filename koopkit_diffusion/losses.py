@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import math
 import os
+from collections.abc import Sequence
 from pathlib import Path
 
 import torch
@@ -212,14 +213,46 @@ class LPIPS(nn.Module):
         -------
         Tensor of shape (batch,)
         """
-        _check_pair(x, y)
-        if x.ndim != 4 or x.shape[1] not in (1, 3):
-            raise ValueError(f"LPIPS expects images (batch, 1 or 3, H, W), got {tuple(x.shape)}")
-        n = x.shape[0]
-        total = x.new_zeros(n, dtype=torch.float32)
-        for f, w in zip(self._features(torch.cat([x, y]).float()), self.lins, strict=True):
-            total = total + F.conv2d((f[:n] - f[n:]).square(), w).mean(dim=(1, 2, 3))
-        return total
+        return self.distances_to([x], y)[0]
+
+    def distances_to(self, xs: Sequence[torch.Tensor], y: torch.Tensor) -> list[torch.Tensor]:
+        """Per-sample LPIPS distances of several batches to one target batch.
+
+        The VGG trunk runs once over all of ``xs`` and once over ``y``. A target that does not
+        require gradients (a teacher sample) runs under :func:`torch.no_grad`, so the backward
+        pass covers the compared batches alone: two distances to the same target cost three
+        trunk passes forward and two backward instead of four and four.
+
+        Parameters
+        ----------
+        xs : sequence of Tensor, each of shape (batch, C, H, W), C ∈ {1, 3}
+        y : Tensor of shape (batch, C, H, W)
+
+        Returns
+        -------
+        list of Tensor of shape (batch,)
+            ``d(xs[i], y)`` for each ``i``.
+        """
+        if len(xs) == 0:
+            raise ValueError("distances_to needs at least one batch to compare")
+        for x in xs:
+            _check_pair(x, y)
+        if y.ndim != 4 or y.shape[1] not in (1, 3):
+            raise ValueError(f"LPIPS expects images (batch, 1 or 3, H, W), got {tuple(y.shape)}")
+        n = y.shape[0]
+        if y.requires_grad:  # one pass over everything, gradients to y too
+            feats = self._features(torch.cat([*xs, y]).float())
+            feats_x, feats_y = [f[: len(xs) * n] for f in feats], [f[len(xs) * n :] for f in feats]
+        else:
+            feats_x = self._features(torch.cat(list(xs)).float())
+            with torch.no_grad():
+                feats_y = self._features(y.float())
+        totals = [y.new_zeros(n, dtype=torch.float32) for _ in xs]
+        for fx, fy, w in zip(feats_x, feats_y, self.lins, strict=True):
+            for i in range(len(xs)):
+                diff = (fx[i * n : (i + 1) * n] - fy).square()
+                totals[i] = totals[i] + F.conv2d(diff, w).mean(dim=(1, 2, 3))
+        return totals
 
 
 _LPIPS_CACHE: dict[tuple[str, int | None, str], LPIPS] = {}
@@ -279,6 +312,27 @@ class ReconstructionLoss(nn.Module):
         if self.kind == "pseudo_huber":
             return pseudo_huber(x, y, self.huber_c)
         return _cached_lpips(self.lpips_weights, self.lpips_resize, x.device)(x, y).mean()
+
+    def against(self, xs: Sequence[torch.Tensor], y: torch.Tensor) -> list[torch.Tensor]:
+        """``[ℓ(x, y) for x in xs]``, sharing the work on the common target ``y``.
+
+        For LPIPS the target's features are computed once (without gradients when ``y`` needs
+        none; see :meth:`LPIPS.distances_to`); the other losses are evaluated one by one.
+
+        Parameters
+        ----------
+        xs : sequence of Tensor, each of shape (batch, *data_shape)
+        y : Tensor of shape (batch, *data_shape)
+
+        Returns
+        -------
+        list of Tensor
+            One scalar per entry of ``xs``.
+        """
+        if self.kind != "lpips":
+            return [self(x, y) for x in xs]
+        lpips = _cached_lpips(self.lpips_weights, self.lpips_resize, y.device)
+        return [d.mean() for d in lpips.distances_to(xs, y)]
 
 
 def make_reconstruction_loss(kind: str = "mse", **kwargs) -> ReconstructionLoss:

@@ -81,6 +81,34 @@ def test_lpips_loads_weights_is_zero_on_equal_images_and_passes_gradients(lpips_
     assert not loss.state_dict()
 
 
+@pytest.mark.parametrize("kind", ["mse", "pseudo_huber", "lpips"])
+def test_against_matches_separate_losses_in_value_and_gradient(kind, lpips_dir):
+    loss = L.ReconstructionLoss(kind, lpips_weights=lpips_dir, lpips_resize=16)
+    g = torch.Generator().manual_seed(0)
+    y = torch.rand(4, 3, 8, 8, generator=g) * 2 - 1
+    xs = [(torch.rand(4, 3, 8, 8, generator=g) * 2 - 1).requires_grad_(True) for _ in range(2)]
+    shared = loss.against(xs, y)
+    grads = torch.autograd.grad(shared[0] + 3 * shared[1], xs)
+    # reference: one loss at a time, with the target in the graph (the single-pass path)
+    y_graph = y.clone().requires_grad_(True)
+    separate = [loss(x, y_graph) for x in xs]
+    ref = torch.autograd.grad(separate[0] + 3 * separate[1], xs)
+    for a, b in zip(shared, separate, strict=True):
+        assert a.item() == pytest.approx(b.item(), rel=1e-5) and a.item() > 0
+    for a, b in zip(grads, ref, strict=True):
+        torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-7)
+        assert a.abs().sum() > 0
+
+
+def test_lpips_distances_to_rejects_bad_input(lpips_dir):
+    lpips = L.LPIPS(lpips_dir, resize=16)
+    y = torch.zeros(2, 3, 8, 8)
+    with pytest.raises(ValueError, match="at least one batch"):
+        lpips.distances_to([], y)
+    with pytest.raises(ValueError, match="same shape"):
+        lpips.distances_to([torch.zeros(3, 3, 8, 8)], y)
+
+
 def test_lpips_accepts_full_torchvision_state_dict_and_rejects_bad_heads(lpips_dir, tmp_path):
     trunk = torch.load(lpips_dir / L.LPIPS_TRUNK_FILE, weights_only=True)
     torch.save({f"features.{k}": v for k, v in trunk.items()}, tmp_path / L.LPIPS_TRUNK_FILE)

@@ -17,7 +17,9 @@ exact resume, ``metrics.jsonl``. The user guide's "Training" page walks through 
         ema_decay=0.9999, ema_warmup=False,
         max_consecutive_bad_steps=100,           # NaN/Inf guard: skip, count, abort at N in a row
         amp="none",                              # "none" | "bf16" (bf16 autocast on CUDA only)
-        compile=False, channels_last=False, num_workers=0, seed=0,
+        compile=False, channels_last=False,
+        cudnn_benchmark=True,                    # CUDA: cuDNN picks the fastest conv algorithm
+        num_workers=0, seed=0,
         log_every=100, checkpoint_every=1000, keep_last=3, sample_every=0,  # 0 disables sampling
         graceful_stop=True,                      # SIGTERM/SIGINT: finish step, checkpoint, exit
         loss_figure=True,                        # run_dir/metrics.png at the end of train()

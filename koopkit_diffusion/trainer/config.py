@@ -66,6 +66,11 @@ class TrainerConfig:
         Wrap the loss computation in :func:`torch.compile`.
     channels_last : bool, default False
         Channels-last memory format for the model and for 4-D batch tensors.
+    cudnn_benchmark : bool, default True
+        On CUDA, set ``torch.backends.cudnn.benchmark`` so cuDNN times its convolution
+        algorithms once per input shape and keeps the fastest (the shapes of a training run are
+        fixed). The choice may differ between runs: set False for bitwise-repeatable GPU runs.
+        Ignored on CPU.
     num_workers : int, default 0
         DataLoader worker processes.
     seed : int, default 0
@@ -112,6 +117,7 @@ class TrainerConfig:
     amp: str = "none"
     compile: bool = False
     channels_last: bool = False
+    cudnn_benchmark: bool = True
     num_workers: int = 0
     seed: int = 0
     log_every: int = 100
