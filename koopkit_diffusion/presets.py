@@ -135,6 +135,7 @@ def _build(name: str) -> Preset:
                 batch_size=256,
                 lr=1e-3,
                 ema_decay=0.999,
+                ema_warmup=True,  # short runs (--quick: 600 steps) would keep ~55 % of the init
                 log_every=50,
                 checkpoint_every=1000,
                 sample_every=1000,
