@@ -12,7 +12,7 @@ real digits, with NFE and sampling time for each, then runs the analyses of the 
     python examples/05_digits_kdm.py                # longer teacher and students (GPU)
 
 ``--quick`` trains the teacher for 800 steps and each student for 600 steps on 6000 pairs.
-Measured on two cores (teacher 2 min, pairs 1 min, KDM 8.5 min, KD 4.5 min): classifier-FID
+Measured on two cores (teacher 2 min, pairs 1 min, KDM 8.9 min, KD 4.5 min): classifier-FID
 teacher 2.35, KDM 2.94, KD 2.52 on 1000 held-out noises. Such short runs need the EMA warm-up of
 the ``digits`` preset: without it the average kept about half of the initial weights and both
 students drew washed-out digits (classifier-FID ≈ 700).

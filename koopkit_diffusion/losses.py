@@ -321,8 +321,8 @@ class ReconstructionLoss(nn.Module):
 
         Parameters
         ----------
-        xs : sequence of Tensor, each of shape (batch, *data_shape)
-        y : Tensor of shape (batch, *data_shape)
+        xs : sequence of Tensor, each of shape ``(batch, *data_shape)``
+        y : Tensor of shape ``(batch, *data_shape)``
 
         Returns
         -------
