@@ -10,8 +10,9 @@ utilisation (MFU): FLOPs of one step counted with :class:`torch.utils.flop_count
 dense peak.
 
 Mode names: ``fp32`` or ``bf16`` (autocast), with ``+compile``, ``+cl`` (channels-last),
-``+nobench`` (``cudnn_benchmark=False``) and ``+lpips4`` (LPIPS as before the shared-target
-change) to measure each lever against the others in one run.
+``+bench`` / ``+nobench`` (``cudnn_benchmark`` True / False; otherwise the preset's True) and
+``+lpips4`` (LPIPS as before the shared-target change) to measure each lever against the others
+in one run.
 
 GPU::
 
@@ -82,19 +83,24 @@ def write_random_lpips_weights(folder: Path) -> None:
 
 def parse_mode(mode: str) -> dict:
     """``fp32`` | ``bf16`` with optional tokens ``+compile``, ``+cl`` (channels-last),
-    ``+nobench`` (cuDNN algorithm search off) and ``+lpips4`` (the LPIPS passes as before the
-    shared-target change: each distance runs the trunk over ``[x; y]`` with gradients)."""
+    ``+bench`` / ``+nobench`` (cuDNN algorithm search on / off; otherwise the preset's setting,
+    on for the image presets) and ``+lpips4`` (the LPIPS passes as before the shared-target
+    change: each distance runs the trunk over ``[x; y]`` with gradients)."""
     parts = mode.split("+")
-    tokens = {"compile", "cl", "nobench", "lpips4"}
+    tokens = {"compile", "cl", "bench", "nobench", "lpips4"}
     if parts[0] not in ("fp32", "bf16") or not set(parts[1:]) <= tokens:
         raise ValueError(f"mode must be fp32|bf16 with optional +{', +'.join(sorted(tokens))}; "
                          f"got {mode!r}")  # fmt: skip
-    return {
+    if {"bench", "nobench"} <= set(parts):
+        raise ValueError(f"mode {mode!r} asks for +bench and +nobench at once")
+    settings = {
         "amp": "bf16" if parts[0] == "bf16" else "none",
         "compile": "compile" in parts,
         "channels_last": "cl" in parts,
-        "cudnn_benchmark": "nobench" not in parts,
     }
+    if "bench" in parts or "nobench" in parts:
+        settings["cudnn_benchmark"] = "bench" in parts
+    return settings
 
 
 @contextlib.contextmanager

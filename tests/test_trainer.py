@@ -305,7 +305,7 @@ def test_cosine_decay_reaches_the_optimizer_and_the_metrics(tmp_path):
     "bad",
     [{"steps": 0}, {"amp": "fp16"}, {"device": "tpu"}, {"ema_decay": 1.0}, {"grad_clip": -1.0},
      {"betas": (0.9,)}, {"keep_last": 0}, {"nope": 1}, {"lr_decay": "step"},
-     {"lr_final_ratio": 1.5}],
+     {"lr_final_ratio": 1.5}, {"cudnn_benchmark": "yes"}, {"cudnn_benchmark": 1}],
 )  # fmt: skip
 def test_config_rejects_bad_values(bad):
     with pytest.raises(ValueError):

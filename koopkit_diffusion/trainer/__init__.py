@@ -18,7 +18,7 @@ exact resume, ``metrics.jsonl``. The user guide's "Training" page walks through 
         max_consecutive_bad_steps=100,           # NaN/Inf guard: skip, count, abort at N in a row
         amp="none",                              # "none" | "bf16" (bf16 autocast on CUDA only)
         compile=False, channels_last=False,
-        cudnn_benchmark=True,                    # CUDA: cuDNN picks the fastest conv algorithm
+        cudnn_benchmark=None,                    # CUDA: True/False sets cudnn.benchmark
         num_workers=0, seed=0,
         log_every=100, checkpoint_every=1000, keep_last=3, sample_every=0,  # 0 disables sampling
         graceful_stop=True,                      # SIGTERM/SIGINT: finish step, checkpoint, exit

@@ -66,11 +66,11 @@ class TrainerConfig:
         Wrap the loss computation in :func:`torch.compile`.
     channels_last : bool, default False
         Channels-last memory format for the model and for 4-D batch tensors.
-    cudnn_benchmark : bool, default True
-        On CUDA, set ``torch.backends.cudnn.benchmark`` so cuDNN times its convolution
-        algorithms once per input shape and keeps the fastest (the shapes of a training run are
-        fixed). The choice may differ between runs: set False for bitwise-repeatable GPU runs.
-        Ignored on CPU.
+    cudnn_benchmark : bool or None, default None
+        On CUDA, the value ``torch.backends.cudnn.benchmark`` is set to: ``True`` lets cuDNN
+        time its convolution algorithms once per input shape and keep the fastest (the shapes of
+        a training run are fixed), at the cost of an algorithm choice that may differ between
+        runs; ``None`` leaves the setting as it is. Ignored on CPU.
     num_workers : int, default 0
         DataLoader worker processes.
     seed : int, default 0
@@ -117,7 +117,7 @@ class TrainerConfig:
     amp: str = "none"
     compile: bool = False
     channels_last: bool = False
-    cudnn_benchmark: bool = True
+    cudnn_benchmark: bool | None = None
     num_workers: int = 0
     seed: int = 0
     log_every: int = 100
@@ -163,6 +163,10 @@ class TrainerConfig:
             raise ValueError(f"ema_decay must lie in [0, 1), got {self.ema_decay!r}")
         if self.keep_last is not None:
             _positive_int("keep_last", self.keep_last)
+        if self.cudnn_benchmark is not None and not isinstance(self.cudnn_benchmark, bool):
+            raise ValueError(
+                f"cudnn_benchmark must be True, False or None, got {self.cudnn_benchmark!r}"
+            )
         if self.amp not in _AMP:
             raise ValueError(f"amp must be one of {_AMP}, got {self.amp!r}")
         if self.device not in _DEVICES:

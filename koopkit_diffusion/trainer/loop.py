@@ -160,7 +160,7 @@ class Trainer(ResumableMixin):
         if config.amp == "bf16" and not self.use_amp:
             logger.warning("amp='bf16' is used on CUDA only; training on %s in float32", device)
 
-        if device.type == "cuda":
+        if device.type == "cuda" and config.cudnn_benchmark is not None:
             torch.backends.cudnn.benchmark = config.cudnn_benchmark
         self.model = model.to(device)
         if config.channels_last:
