@@ -8,7 +8,7 @@ real digits, with NFE and sampling time for each, then runs the analyses of the 
 (latent–semantic proximity in classifier features, representability of the teacher's flow) into
 ``analysis/``. Writes one sample grid per model (one row per class) and ``results.json``.
 
-    python examples/05_digits_kdm.py --quick        # ≈ 14 minutes on two cores
+    python examples/05_digits_kdm.py --quick        # ≈ 16 minutes on two cores
     python examples/05_digits_kdm.py                # longer teacher and students (GPU)
 
 ``--quick`` trains the teacher for 800 steps and each student for 600 steps on 6000 pairs.
@@ -33,7 +33,7 @@ import torch
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--workdir", default="runs/example05")
-    parser.add_argument("--quick", action="store_true", help="small budgets (≈ 14 min, 2 cores)")
+    parser.add_argument("--quick", action="store_true", help="small budgets (≈ 16 min, 2 cores)")
     parser.add_argument("--teacher-steps", type=int, default=None, help="override the budget")
     parser.add_argument("--steps", type=int, default=None, help="student steps (override)")
     parser.add_argument("--n-pairs", type=int, default=None, help="training pairs (override)")
