@@ -107,7 +107,7 @@ def parse_mode(mode: str) -> dict:
 def separate_lpips_passes(enabled: bool):
     """Within the block, ``ReconstructionLoss.against`` evaluates each distance on its own with
     the target in the graph: the four-forward, four-backward LPIPS cost of the earlier code."""
-    from koopkit_diffusion.losses import ReconstructionLoss
+    from koopkit_diffusion.losses import ReconstructionLoss, _cached_lpips
 
     if not enabled:
         yield
@@ -115,8 +115,11 @@ def separate_lpips_passes(enabled: bool):
     original = ReconstructionLoss.against
 
     def against(self, xs, y):
+        if self.kind != "lpips":
+            return original(self, xs, y)
+        lpips = _cached_lpips(self.lpips_weights, self.lpips_resize, y.device)
         target = y.detach().requires_grad_(True)
-        return [self(x, target) for x in xs]
+        return [lpips(x, target).mean() for x in xs]
 
     ReconstructionLoss.against = against
     try:

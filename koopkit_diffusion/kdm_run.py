@@ -29,11 +29,19 @@ logger = logging.getLogger(__name__)
 MODEL_KINDS = ("kdm", "kd")
 
 
-def build_model(config: KDMConfig, kind: str = "kdm") -> KDM | KDBaseline:
-    """A :class:`KDM` (``kind="kdm"``) or :class:`KDBaseline` (``kind="kd"``) from ``config``."""
+def build_model(config: KDMConfig, kind: str = "kdm", seed: int | None = None) -> KDM | KDBaseline:
+    """A :class:`KDM` (``kind="kdm"``) or :class:`KDBaseline` (``kind="kd"``) from ``config``.
+
+    With ``seed``, the initial weights are drawn from a generator seeded with it, and the global
+    torch generator is left as it was; without, they come from the global generator's state.
+    """
     if kind not in MODEL_KINDS:
         raise ValueError(f"model kind must be one of {MODEL_KINDS}, got {kind!r}")
-    return KDM(config) if kind == "kdm" else KDBaseline(config)
+    if seed is None:
+        return KDM(config) if kind == "kdm" else KDBaseline(config)
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        return build_model(config, kind)
 
 
 def _fit_to_pairs(config: KDMConfig, dataset: Any) -> KDMConfig:
@@ -134,9 +142,7 @@ def train_model(
     config = _fit_to_pairs(preset.model, dataset)
     # The initial weights are part of the run: draw them from ``train.seed``, not from whatever
     # state earlier work in this process left the global generator in.
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(preset.train.seed)
-        model = build_model(config, kind)
+    model = build_model(config, kind, seed=preset.train.seed)
     metadata = {
         "model_kind": kind,
         "preset": preset.name,

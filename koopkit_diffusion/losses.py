@@ -311,7 +311,7 @@ class ReconstructionLoss(nn.Module):
             return mse(x, y)
         if self.kind == "pseudo_huber":
             return pseudo_huber(x, y, self.huber_c)
-        return _cached_lpips(self.lpips_weights, self.lpips_resize, x.device)(x, y).mean()
+        return self.against([x], y)[0]
 
     def against(self, xs: Sequence[torch.Tensor], y: torch.Tensor) -> list[torch.Tensor]:
         """``[ℓ(x, y) for x in xs]``, sharing the work on the common target ``y``.

@@ -69,9 +69,7 @@ def test_a_short_digits_run_averages_the_trained_weights_not_the_initial_ones(tm
         noise=torch.randn(64, 1, 8, 8, generator=gen), sample=torch.rand(64, 1, 8, 8) * 2 - 1
     )
     result = train_model(preset, pairs, tmp_path / "run", kind="kdm")
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(preset.train.seed)
-        init = build_model(preset.model, "kdm").state_dict()
+    init = build_model(preset.model, "kdm", seed=preset.train.seed).state_dict()
     ema, live = result.ema.state_dict(), result.model.state_dict()
     floats = [k for k, v in live.items() if v.is_floating_point()]
 
