@@ -1,7 +1,11 @@
 """Minimal array backend so the linear methods run on numpy arrays and torch tensors alike.
 
 numpy in -> numpy out, torch in -> torch out on the same device. torch is only imported when a
-tensor is actually passed, so ``import koopkit`` never imports it.
+tensor is actually passed, so ``import koopkit`` never imports it. Tensors are detached: the
+linear estimators compute no gradients.
+
+Complex data stays complex (``complex_data``); real backends refuse complex arrays with a
+``ValueError`` instead of dropping the imaginary part.
 """
 
 from __future__ import annotations
@@ -16,20 +20,44 @@ def is_torch(x: Any) -> bool:
     return type(x).__module__.split(".")[0] == "torch" and hasattr(x, "device")
 
 
+def is_complex(x: Any) -> bool:
+    """True if ``x`` (array, tensor, or anything ``np.asarray`` accepts) holds complex numbers."""
+    if is_torch(x):
+        return bool(x.is_complex())
+    dtype = getattr(x, "dtype", None)
+    if dtype is None:
+        dtype = np.asarray(x).dtype
+    return np.dtype(dtype).kind == "c"
+
+
+def _refuse_complex(x) -> None:
+    if is_complex(x):
+        raise ValueError(
+            "got complex values where real ones are expected (the estimator was set up for "
+            "real data); koopkit never drops an imaginary part silently"
+        )
+
+
 class NumpyOps:
     """Linear-algebra operations on numpy arrays."""
 
     name = "numpy"
 
-    def __init__(self, real_dtype=np.float64):
+    def __init__(self, real_dtype=np.float64, complex_data: bool = False):
         self.real_dtype = np.dtype(real_dtype)
         self.complex_dtype = np.result_type(self.real_dtype, np.complex64)
+        self.complex_data = bool(complex_data)
+        self.data_dtype = self.complex_dtype if complex_data else self.real_dtype
         self.eps = float(np.finfo(self.real_dtype).eps)
+        self.tiny = float(np.finfo(self.real_dtype).tiny)
 
     def asarray(self, x):
+        """``x`` in the data dtype (complex only for complex data; complex into real refused)."""
         if is_torch(x):
             x = x.detach().cpu().numpy()
-        return np.asarray(x, dtype=self.real_dtype)
+        if not self.complex_data:
+            _refuse_complex(x)
+        return np.asarray(x, dtype=self.data_dtype)
 
     def ascomplex(self, x):
         if is_torch(x):
@@ -51,6 +79,14 @@ class NumpyOps:
     def eigh(self, x):
         return np.linalg.eigh(x)
 
+    def eigh_top(self, x, k: int):
+        """The ``k`` largest eigenpairs of a Hermitian matrix, eigenvalues decreasing."""
+        import scipy.linalg
+
+        n = x.shape[0]
+        evals, W = scipy.linalg.eigh(x, subset_by_index=[n - k, n - 1], check_finite=False)
+        return evals[::-1], W[:, ::-1]
+
     def eig(self, x):
         return np.linalg.eig(x)
 
@@ -66,8 +102,8 @@ class NumpyOps:
     def normal(self, shape, seed: int):
         return np.random.default_rng(seed).standard_normal(shape).astype(self.real_dtype)
 
-    def eye(self, n):
-        return np.eye(n, dtype=self.real_dtype)
+    def eye(self, n, complex_: bool = False):
+        return np.eye(n, dtype=self.complex_dtype if complex_ else self.real_dtype)
 
     def zeros(self, shape, complex_: bool = False):
         return np.zeros(shape, dtype=self.complex_dtype if complex_ else self.real_dtype)
@@ -104,21 +140,24 @@ class TorchOps:
 
         self.torch = torch
         self.device = like.device
-        self.real_dtype = (
-            torch.float32
-            if like.dtype in (torch.float32, torch.float16, torch.bfloat16)
-            else torch.float64
-        )
+        single = (torch.float32, torch.float16, torch.bfloat16, torch.complex64, torch.complex32)
+        self.real_dtype = torch.float32 if like.dtype in single else torch.float64
         self.complex_dtype = (
             torch.complex64 if self.real_dtype == torch.float32 else torch.complex128
         )
+        self.complex_data = bool(like.is_complex())
+        self.data_dtype = self.complex_dtype if self.complex_data else self.real_dtype
         self.eps = float(torch.finfo(self.real_dtype).eps)
+        self.tiny = float(torch.finfo(self.real_dtype).tiny)
 
     def asarray(self, x):
+        """``x`` in the data dtype (complex only for complex data; complex into real refused)."""
         torch = self.torch
+        if not self.complex_data:
+            _refuse_complex(x)
         if is_torch(x):
-            return x.detach().to(device=self.device, dtype=self.real_dtype)
-        return torch.as_tensor(np.asarray(x), dtype=self.real_dtype, device=self.device)
+            return x.detach().to(device=self.device, dtype=self.data_dtype)
+        return torch.as_tensor(np.asarray(x), device=self.device).to(self.data_dtype)
 
     def ascomplex(self, x):
         torch = self.torch
@@ -141,6 +180,11 @@ class TorchOps:
     def eigh(self, x):
         return self.torch.linalg.eigh(x)
 
+    def eigh_top(self, x, k: int):
+        """The ``k`` largest eigenpairs of a Hermitian matrix, eigenvalues decreasing."""
+        evals, W = self.torch.linalg.eigh(x)
+        return self.torch.flip(evals[-k:], dims=(0,)), self.torch.flip(W[:, -k:], dims=(1,))
+
     def eig(self, x):
         return self.torch.linalg.eig(x)
 
@@ -159,8 +203,9 @@ class TorchOps:
         gen.manual_seed(int(seed))
         return self.torch.randn(shape, generator=gen, device=self.device, dtype=self.real_dtype)
 
-    def eye(self, n):
-        return self.torch.eye(n, dtype=self.real_dtype, device=self.device)
+    def eye(self, n, complex_: bool = False):
+        dtype = self.complex_dtype if complex_ else self.real_dtype
+        return self.torch.eye(n, dtype=dtype, device=self.device)
 
     def zeros(self, shape, complex_: bool = False):
         dtype = self.complex_dtype if complex_ else self.real_dtype
@@ -189,12 +234,15 @@ class TorchOps:
 
 
 def ops_for(x) -> NumpyOps | TorchOps:
-    """Backend for ``x``: float32 input computes in float32, everything else in float64."""
+    """Backend for ``x``: float32 (complex64) input computes in single precision, everything
+    else in float64 (complex128); complex input gives a backend for complex data."""
     if is_torch(x):
         return TorchOps(x)
     dtype = getattr(x, "dtype", None)
     if dtype is None and isinstance(x, (list, tuple)) and x and hasattr(x[0], "dtype"):
         dtype = x[0].dtype
-    if dtype is not None and np.dtype(dtype) in (np.float32, np.float16):
-        return NumpyOps(np.float32)
-    return NumpyOps(np.float64)
+    if dtype is None:
+        dtype = np.asarray(x).dtype
+    dtype = np.dtype(dtype)
+    single = dtype in (np.float32, np.float16, np.complex64)
+    return NumpyOps(np.float32 if single else np.float64, complex_data=dtype.kind == "c")

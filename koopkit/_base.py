@@ -1,6 +1,6 @@
 """Shared machinery of the linear Koopman estimators (DMD family, EDMD, kernel EDMD).
 
-- scikit-learn style parameters (:class:`BaseEstimator`),
+- scikit-learn estimators (:class:`BaseEstimator`, a subclass of scikit-learn's),
 - input checking and the snapshot-pair layout (:func:`snapshot_pairs`),
 - everything that only needs discrete eigenvalues and modes (:class:`SpectralModelMixin`):
   prediction, continuous-time conversions, the :class:`~koopkit.spectrum.Spectrum` record.
@@ -8,59 +8,64 @@
 
 from __future__ import annotations
 
-import inspect
 from dataclasses import dataclass
 
 import numpy as np
+from sklearn.base import BaseEstimator as _SklearnBaseEstimator
+from sklearn.exceptions import NotFittedError as _SklearnNotFittedError
 
 from koopkit import spectrum as _spectrum
-from koopkit._backend import is_torch, ops_for
+from koopkit._backend import is_complex, is_torch, ops_for
 
 
-class NotFittedError(ValueError, AttributeError):
-    """Raised when an estimator is used before ``fit`` (a ``ValueError``, as in scikit-learn)."""
+class NotFittedError(_SklearnNotFittedError):
+    """Raised when an estimator is used before ``fit``.
+
+    A subclass of scikit-learn's ``NotFittedError`` (hence a ``ValueError`` and an
+    ``AttributeError``), so ``except sklearn.exceptions.NotFittedError`` catches it.
+    """
 
 
-class BaseEstimator:
-    """Hyper-parameters in ``__init__`` only; ``get_params`` / ``set_params`` as in scikit-learn."""
+# PyDMD keyword arguments and attributes -> what koopkit calls them (errors name the equivalent).
+_PYDMD_ARGUMENTS = {
+    "svd_rank": "rank=",
+    "exact": "method='exact' (or method='projected' for exact=False)",
+    "opt": "no equivalent (amplitudes_ are the least-squares fit of the first snapshot)",
+}
+_PYDMD_ATTRIBUTES = {
+    "eigs": "eigenvalues_ (discrete-time; continuous_eigenvalues(dt) for continuous time)",
+    "modes": "modes_, shape (n_features, r)",
+    "amplitudes": "amplitudes_",
+    "atilde": "operator_",
+    "dynamics": "predict(x0, n_steps), or eigenvalues_ ** k * amplitudes_ per mode",
+    "reconstructed_data": "reconstruct(), samples as rows",
+    "plot_eigs": "koopkit.analysis.plotting.plot_eigenvalues(model)",
+    "snapshots": "nothing stored: koopkit keeps no copy of the training data",
+    "svd_rank": "rank (the requested rule) or rank_ (the rank kept)",
+    "frequency": "frequencies(dt)",
+    "growth_rate": "growth_rates(dt)",
+}
 
-    @classmethod
-    def _param_names(cls) -> list[str]:
-        sig = inspect.signature(cls.__init__)
-        return [p for p in sig.parameters if p != "self"]
 
-    def get_params(self, deep: bool = True) -> dict:
-        """Hyper-parameters as a dict (``deep`` descends into parameters that have them)."""
-        out = {}
-        for name in self._param_names():
-            value = getattr(self, name)
-            if deep and hasattr(value, "get_params") and not isinstance(value, type):
-                out.update({f"{name}__{k}": v for k, v in value.get_params().items()})
-            out[name] = value
-        return out
+class BaseEstimator(_SklearnBaseEstimator):
+    """scikit-learn's ``BaseEstimator``: hyper-parameters in ``__init__`` only,
+    ``get_params`` / ``set_params``, ``sklearn.base.clone``, the estimator tags.
 
-    def set_params(self, **params):
-        """Set hyper-parameters (``name__sub`` reaches a nested object); returns self."""
-        valid = self._param_names()
-        for key, value in params.items():
-            name, _, sub = key.partition("__")
-            if name not in valid:
-                raise ValueError(
-                    f"invalid parameter {name!r} for {type(self).__name__}; "
-                    f"valid parameters are {valid}"
+    Keyword arguments from PyDMD's spelling (``svd_rank=`` ...) are refused with the koopkit
+    name in the message.
+    """
+
+    def __new__(cls, *args, **kwargs):
+        for name, equivalent in _PYDMD_ARGUMENTS.items():
+            if name in kwargs and name not in cls._get_param_names():
+                raise TypeError(
+                    f"{cls.__name__} got PyDMD's keyword argument {name!r}; "
+                    f"koopkit's equivalent is {equivalent}"
                 )
-            if sub:
-                getattr(self, name).set_params(**{sub: value})
-            else:
-                setattr(self, name, value)
-        return self
-
-    def __repr__(self) -> str:
-        args = ", ".join(f"{k}={v!r}" for k, v in self.get_params(deep=False).items())
-        return f"{type(self).__name__}({args})"
+        return super().__new__(cls)
 
     def _check_is_fitted(self, attribute: str = "eigenvalues_") -> None:
-        if not hasattr(self, attribute):
+        if attribute not in self.__dict__:
             raise NotFittedError(
                 f"this {type(self).__name__} is not fitted yet; call fit(X) before using it"
             )
@@ -68,7 +73,12 @@ class BaseEstimator:
 
 @dataclass
 class PairData:
-    """Snapshot pairs ``Y[i] = F(X[i])`` built from trajectories, with the layout they came in."""
+    """Snapshot pairs ``Y[i] = F(X[i])`` built from trajectories, with the layout they came in.
+
+    For one trajectory or a batch of equal-length ones, ``stack`` (N, n) holds every snapshot
+    once and ``X = stack[index_x]``, ``Y = stack[index_y]``: Gram-based estimators then need
+    one product ``stack stack^H`` instead of two.
+    """
 
     ops: object
     X: object  # (m, n)
@@ -76,6 +86,9 @@ class PairData:
     first_states: object  # (n_traj, n): the initial state of every trajectory
     layout: str  # "single" | "batch" | "list" | "pairs"
     lengths: list
+    stack: object = None  # (N, n) or None
+    index_x: object = None  # slice or int array of length m
+    index_y: object = None
 
 
 def _check_block(ops, A, what: str, ndim: tuple[int, ...]):
@@ -87,7 +100,18 @@ def _check_block(ops, A, what: str, ndim: tuple[int, ...]):
         raise ValueError(f"{what} contains NaN or Inf; expected finite values")
 
 
-def snapshot_pairs(X, Y=None) -> PairData:
+def _layout_hint(shape) -> str:
+    """A note for data that look like PyDMD's layout (snapshots as columns)."""
+    if len(shape) == 2 and shape[0] < shape[1]:
+        return (
+            f"; X has {shape[0]} rows (snapshots) and {shape[1]} columns (features): koopkit "
+            "stores samples as rows, shape (n_time, n_features). If your snapshots are "
+            "columns (PyDMD's layout), pass X.T"
+        )
+    return ""
+
+
+def snapshot_pairs(X, Y=None, *, allow_complex: bool = True, owner: str = "") -> PairData:
     """Turn trajectories (or explicit pairs) into snapshot pairs that never cross trajectories.
 
     Parameters
@@ -95,15 +119,30 @@ def snapshot_pairs(X, Y=None) -> PairData:
     X : array of shape (T, n), (n_traj, T, n), or list of arrays of shape (T_i, n)
         One trajectory, a batch of equally long trajectories, or trajectories of different
         lengths; samples are rows. With ``Y``: array of shape (m, n) of current states.
+        Torch tensors are detached (no gradients flow through the linear estimators).
     Y : array of shape (m, n), optional
         Successors of the rows of ``X``.
+    allow_complex : bool, default True
+        If False, complex input raises a ``ValueError`` (instead of ever being cast to real).
+    owner : str, optional
+        Name of the calling estimator, for error messages.
 
     Returns
     -------
     PairData
-        ``X`` and ``Y`` of shape ``(m, n)`` in the backend of the input (numpy or torch).
+        ``X`` and ``Y`` of shape ``(m, n)`` in the backend of the input (numpy or torch),
+        complex if any input is complex.
     """
-    sample = X[0] if isinstance(X, (list, tuple)) and len(X) else X
+    candidates = list(X) if isinstance(X, (list, tuple)) else [X]
+    if Y is not None:
+        candidates.append(Y)
+    complex_inputs = [a for a in candidates if is_complex(a)]
+    if complex_inputs and not allow_complex:
+        raise ValueError(
+            f"{owner or 'this estimator'} does not support complex data; pass real arrays "
+            "(for example the real and imaginary parts stacked as features)"
+        )
+    sample = complex_inputs[0] if complex_inputs else (candidates[0] if candidates else X)
     ops = ops_for(sample)
     if Y is not None:
         X, Y = ops.asarray(X), ops.asarray(Y)
@@ -133,13 +172,21 @@ def snapshot_pairs(X, Y=None) -> PairData:
         layout = "single" if X.ndim == 2 else "batch"
     lengths = [int(t.shape[0]) for t in trajs]
     if min(lengths) < 2:
-        raise ValueError(f"every trajectory needs at least 2 snapshots (rows), got {min(lengths)}")
-    if len(trajs) == 1:
-        Xp, Yp = trajs[0][:-1], trajs[0][1:]
-    else:
-        Xp = ops.concat([t[:-1] for t in trajs])
-        Yp = ops.concat([t[1:] for t in trajs])
+        raise ValueError(
+            f"every trajectory needs at least 2 snapshots (rows), got {min(lengths)}"
+            + _layout_hint(tuple(trajs[int(np.argmin(lengths))].shape))
+        )
     first = ops.concat([t[:1] for t in trajs])
+    if layout == "single":
+        T = lengths[0]
+        return PairData(ops, X[:-1], X[1:], first, layout, lengths, X, slice(0, T - 1), slice(1, T))
+    Xp = ops.concat([t[:-1] for t in trajs])
+    Yp = ops.concat([t[1:] for t in trajs])
+    if layout == "batch":
+        n_traj, T, n = X.shape
+        index_x = (np.arange(n_traj)[:, None] * T + np.arange(T - 1)[None, :]).reshape(-1)
+        stack = X.reshape(n_traj * T, n)
+        return PairData(ops, Xp, Yp, first, layout, lengths, stack, index_x, index_x + 1)
     return PairData(ops, Xp, Yp, first, layout, lengths)
 
 
@@ -154,19 +201,46 @@ def _convert_like(ops, result, like):
     return ops.to_numpy(result)
 
 
+def check_finite_result(ops, what: str, *arrays) -> None:
+    """Raise a ``ValueError`` if a fitted quantity is not finite.
+
+    Finite data can still have dynamics that overflow the floating-point range (snapshots that
+    grow by a factor 1e300 per step); the estimators then refuse instead of returning NaN/Inf.
+    """
+    for a in arrays:
+        if not ops.all_finite(a):
+            raise ValueError(
+                f"the fitted {what} is not finite: the data's dynamics (ratios between "
+                f"successive snapshots) exceed the range of {ops.real_dtype}; rescale or "
+                "normalise the snapshots"
+            )
+
+
 class SpectralModelMixin:
     """Methods shared by models fitted to eigenvalues ``eigenvalues_`` and modes ``modes_``.
 
     Subclasses set ``eigenvalues_`` (r,), ``modes_`` (n_features, r), ``_ops`` and
     ``_pairs_layout`` in ``fit``, and define ``_coefficients(x0)`` returning the complex mode
     coefficients of initial states ``x0`` of shape (batch, n_features) as shape (r, batch).
+    PyDMD's attribute names (``eigs``, ``modes``, ``dynamics``, ...) raise an
+    ``AttributeError`` that names the koopkit equivalent.
     """
+
+    def __getattr__(self, name: str):
+        # Only reached when normal lookup fails: names PyDMD users type get a pointer.
+        if name in _PYDMD_ATTRIBUTES:
+            raise AttributeError(
+                f"{type(self).__name__!r} has no attribute {name!r} (a PyDMD name); "
+                f"koopkit's equivalent is {_PYDMD_ATTRIBUTES[name]}"
+            )
+        raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
 
     def predict(self, x0, n_steps: int):
         """Roll the linear model forward from ``x0``.
 
         ``x_k = Re(modes_ @ (eigenvalues_**k * c(x0)))`` for ``k = 0 .. n_steps``, where ``c``
-        are the mode coefficients of ``x0`` (see the estimator's docstring).
+        are the mode coefficients of ``x0`` (see the estimator's docstring). For a model fitted
+        on complex data the real part is not taken.
 
         Parameters
         ----------
@@ -178,7 +252,7 @@ class SpectralModelMixin:
         Returns
         -------
         array of shape (n_steps + 1, n_features) or (batch, n_steps + 1, n_features)
-            Same array kind (numpy / torch and device) as ``x0``.
+            Same array kind (numpy / torch and device) as ``x0``; complex for complex models.
         """
         self._check_is_fitted()
         if isinstance(n_steps, bool) or int(n_steps) != n_steps or n_steps < 0:
@@ -197,7 +271,8 @@ class SpectralModelMixin:
         powers = ops.ascomplex(self.eigenvalues_)[None, :] ** ops.ascomplex(k)[:, None]
         # (batch, steps, r) -> (batch, steps, n)
         z = powers[None, :, :] * coef.T[:, None, :]
-        out = ops.real(z @ ops.ascomplex(self.modes_).T)
+        out = z @ ops.ascomplex(self.modes_).T
+        out = out if ops.complex_data else ops.real(out)
         out = out[0] if single else out
         return _convert_like(ops, out, x0)
 

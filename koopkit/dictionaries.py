@@ -8,24 +8,47 @@ torch in -> torch out.
 ``state_matrix_`` (shape ``(p, n)``, or ``None``) is a matrix ``B`` with
 ``transform(X) @ B == X`` when the dictionary contains the state itself; EDMD uses it to map
 eigenfunctions back to the state (Williams, Kevrekidis & Rowley 2015, Sec. 2.3).
+
+Any scikit-learn transformer can serve as a dictionary through :class:`SklearnTransformer`
+(EDMD wraps one automatically). ``Identity`` and ``Polynomial`` (and a ``Concat`` of them)
+accept complex states; the others refuse them with a ``ValueError``.
 """
 
 from __future__ import annotations
 
 import itertools
+import math
 
 import numpy as np
+from sklearn.base import TransformerMixin, clone
 
-from koopkit._backend import ops_for
+from koopkit._backend import is_complex, ops_for
 from koopkit._base import BaseEstimator, NotFittedError
 
-__all__ = ["Dictionary", "Identity", "Polynomial", "RBF", "RandomFourier", "Concat"]
+__all__ = [
+    "Dictionary",
+    "Identity",
+    "Polynomial",
+    "RBF",
+    "RandomFourier",
+    "Concat",
+    "SklearnTransformer",
+    "as_dictionary",
+]
 
 
-class Dictionary(BaseEstimator):
+class Dictionary(TransformerMixin, BaseEstimator):
     """Base class: ``fit`` / ``transform`` / ``fit_transform`` and ``feature_names``."""
 
+    # Whether transform() is meaningful for complex states (holomorphic features only).
+    _supports_complex = False
+
     def _check_input(self, X, fitting: bool = False):
+        if is_complex(X) and not self._supports_complex:
+            raise ValueError(
+                f"the {type(self).__name__} dictionary does not support complex states; pass "
+                "real arrays (for example the real and imaginary parts stacked as features)"
+            )
         ops = ops_for(X)
         X = ops.asarray(X)
         if X.ndim != 2:
@@ -68,6 +91,8 @@ class Dictionary(BaseEstimator):
 class Identity(Dictionary):
     """The state itself: ``psi(x) = x`` (EDMD with it is DMD)."""
 
+    _supports_complex = True
+
     @property
     def n_output_features_(self) -> int:
         return self.n_features_in_
@@ -97,6 +122,8 @@ class Polynomial(Dictionary):
     include_bias : bool, default True
         Include the constant monomial ``1`` (its Koopman eigenvalue is exactly 1).
     """
+
+    _supports_complex = True
 
     def __init__(self, degree: int = 2, include_bias: bool = True):
         self.degree = degree
@@ -151,8 +178,18 @@ class Polynomial(Dictionary):
 
 
 def _sq_distances(X, C):
-    """Squared Euclidean distances between the rows of X (m, n) and C (k, n): shape (m, k)."""
-    return (X**2).sum(1)[:, None] - 2 * X @ C.T + (C**2).sum(1)[None, :]
+    """Squared Euclidean distances between the rows of X (m, n) and C (k, n): shape (m, k).
+
+    Data whose squares overflow are scaled by a power of two first, so distances that exceed
+    the floating-point range come out as ``inf`` (a kernel value of 0), never NaN.
+    """
+    with np.errstate(over="ignore", invalid="ignore"):
+        d2 = (X**2).sum(1)[:, None] - 2 * X @ C.T + (C**2).sum(1)[None, :]
+        if ops_for(d2).all_finite(d2):
+            return d2
+        amax = max(float(ops_for(A).to_numpy(abs(A).max())) for A in (X, C))
+        c = math.ldexp(1.0, -math.frexp(amax)[1])
+        return (_sq_distances(X * c, C * c) / c) / c
 
 
 class RBF(Dictionary):
@@ -261,6 +298,100 @@ class RandomFourier(Dictionary):
         return [f"rff{j}" for j in range(self.n_output_features_)]
 
 
+def _dense(features) -> np.ndarray:
+    """Features as a dense float ndarray (scikit-learn transformers may return sparse ones)."""
+    if hasattr(features, "toarray"):
+        features = features.toarray()
+    return np.asarray(features, dtype=float)
+
+
+class SklearnTransformer(Dictionary):
+    """A scikit-learn transformer as a dictionary: ``psi(x) = transformer.transform(x)``.
+
+    EDMD wraps any object with ``fit`` and ``transform`` (``PolynomialFeatures``,
+    ``Nystroem``, ``SplineTransformer``, a ``Pipeline`` ...) in this class. The transformer sees
+    numpy arrays; torch input goes through the CPU and the features come back on its device.
+
+    ``state_matrix_`` selects the state coordinates when each of them appears as a feature
+    (the degree-1 terms of ``PolynomialFeatures``, a passthrough in a ``FeatureUnion``),
+    checked on the data given to ``fit``; otherwise it is ``None`` and EDMD maps
+    eigenfunctions back to the state by least squares.
+
+    Parameters
+    ----------
+    transformer : scikit-learn transformer
+        Object with ``fit(X)`` and ``transform(X)`` mapping (m, n) to (m, p); a clone is fitted
+        (``transformer_``).
+    """
+
+    def __init__(self, transformer):
+        self.transformer = transformer
+
+    def _fit(self, X):
+        X = ops_for(X).to_numpy(X)
+        self.transformer_ = clone(self.transformer).fit(X)
+        features = _dense(self.transformer_.transform(X))
+        if features.ndim != 2 or features.shape[0] != X.shape[0]:
+            raise ValueError(
+                f"{type(self.transformer).__name__}.transform must map (m, n) to (m, p); got "
+                f"shape {features.shape} for input {X.shape}"
+            )
+        self.n_output_features_ = int(features.shape[1])
+        self.state_matrix_ = _selection_matrix(features, X)
+
+    def transform(self, X):
+        """The transformer's features of ``X``: shape (m, ``n_output_features_``)."""
+        ops, X = self._check_input(X)
+        return ops.asarray(_dense(self.transformer_.transform(ops.to_numpy(X))))
+
+    def _names(self, names):
+        try:
+            return [str(n) for n in self.transformer_.get_feature_names_out(names)]
+        except (AttributeError, ValueError, TypeError):
+            return [f"psi{j}" for j in range(self.n_output_features_)]
+
+
+def _selection_matrix(features: np.ndarray, X: np.ndarray) -> np.ndarray | None:
+    """``B`` (p, n) with ``features @ B == X`` picking one feature per state coordinate, or None."""
+    B = np.zeros((features.shape[1], X.shape[1]))
+    for j in range(X.shape[1]):
+        tol = 1e-12 * max(1.0, float(np.abs(X[:, j]).max()))
+        matches = np.flatnonzero(np.abs(features - X[:, j : j + 1]).max(axis=0) <= tol)
+        if matches.size == 0:
+            return None
+        B[matches[0], j] = 1.0
+    return B
+
+
+def as_dictionary(dictionary) -> Dictionary:
+    """A koopkit :class:`Dictionary` for ``dictionary``.
+
+    Parameters
+    ----------
+    dictionary : Dictionary or scikit-learn transformer
+        A koopkit dictionary is returned as is; any other object with ``fit`` and
+        ``transform`` is wrapped in :class:`SklearnTransformer`.
+
+    Returns
+    -------
+    Dictionary
+
+    Raises
+    ------
+    ValueError
+        For anything else (including a transformer class instead of an instance).
+    """
+    if isinstance(dictionary, Dictionary):
+        return dictionary
+    has_api = all(callable(getattr(dictionary, a, None)) for a in ("fit", "transform"))
+    if has_api and not isinstance(dictionary, type):
+        return SklearnTransformer(dictionary)
+    raise ValueError(
+        "dictionary must be a koopkit Dictionary or a scikit-learn transformer instance (an "
+        f"object with fit and transform), got {dictionary!r}"
+    )
+
+
 class Concat(Dictionary):
     """Concatenation of several dictionaries' features, e.g. ``Concat([Identity(), RBF()])``.
 
@@ -272,6 +403,10 @@ class Concat(Dictionary):
 
     def __init__(self, dictionaries):
         self.dictionaries = dictionaries
+
+    @property
+    def _supports_complex(self) -> bool:
+        return all(d._supports_complex for d in self.dictionaries)
 
     def _fit(self, X):
         if not self.dictionaries:

@@ -17,8 +17,24 @@ from __future__ import annotations
 
 import numbers
 
-from koopkit._base import BaseEstimator, SpectralModelMixin, snapshot_pairs
-from koopkit.linalg import SVD_METHODS, truncated_svd
+import numpy as np
+
+from koopkit._base import (
+    BaseEstimator,
+    SpectralModelMixin,
+    check_finite_result,
+    snapshot_pairs,
+)
+from koopkit._base import _layout_hint as layout_hint
+from koopkit.linalg import (
+    SVD_METHODS,
+    _check_singular_values,
+    _gram_in_range,
+    _safe_scale,
+    choose_svd_method,
+    gram_eigh,
+    truncated_svd,
+)
 from koopkit.spectrum import sort_eigenvalues
 
 __all__ = ["DMD"]
@@ -32,13 +48,102 @@ def _principal_sqrt_near(ops, M, reference):
     forward operator's eigenvalue for the same eigenvector is kept, so eigenvalues with
     negative real part do not flip sign.
     """
+    check_finite_result(ops, "forward-backward operator A_f A_b^-1", M)
     d, W = ops.eig(ops.ascomplex(M))
+    _require_invertible(ops, W, "the eigenvector matrix of A_f A_b^-1 (a defective operator)")
     Winv = ops.solve(W, ops.ascomplex(ops.eye(W.shape[0])))
     forward = (Winv @ ops.ascomplex(reference) @ W).diagonal()
     root = d**0.5
     flip = abs(-root - forward) < abs(root - forward)
     root = root * (1 - 2 * flip)
     return root, W, Winv
+
+
+def _require_invertible(ops, M, what: str) -> None:
+    s = ops.to_numpy(ops.svd(M)[1])
+    if not s[-1] > s[0] * (M.shape[0] * ops.eps):
+        raise ValueError(
+            f"forward-backward DMD needs {what} to be invertible, and it is singular on these "
+            "data (the dynamics are not invertible in the kept POD basis); use "
+            "forward_backward=False or a smaller rank"
+        )
+
+
+class _PODFit:
+    """The quantities of one DMD fit in the POD basis of ``X`` (PyDMD's column notation).
+
+    With the snapshot matrices ``Xc = X^T``, ``Yc = Y^T`` (n, m) and the truncated SVD
+    ``Xc = Uc S Vc^H``: ``basis = Uc`` (n, r), ``YVs = Yc Vc S^-1`` (n, r), the reduced
+    operator ``A = Uc^H Yc Vc S^-1`` (r, r), and the POD coordinates of the snapshots
+    ``Zx = (Uc^H Xc)^T``, ``Zy = (Uc^H Yc)^T`` (m, r), needed by forward-backward DMD only.
+    """
+
+    def __init__(self, s, basis, YVs, A, coordinates):
+        self.s, self.basis, self.YVs, self.A = s, basis, YVs, A
+        self.coordinates = coordinates  # () -> (Zx, Zy), computed on demand
+
+
+def _pod_from_svd(ops, Xp, Yp, rank, method: str, seed: int) -> _PODFit:
+    """POD quantities from a truncated SVD of the row matrix ``Xp = U S Vh`` (``Uc = Vh^T``)."""
+    U, s, Vh = truncated_svd(Xp, rank, method, seed=seed, check_finite=False)
+    YVs = (Yp.T @ U.conj()) / s
+    return _PODFit(s, Vh.T, YVs, Vh.conj() @ YVs, lambda: (U * s, Yp @ Vh.conj().T))
+
+
+def _pod_from_gram(ops, data, Xp, Yp, rank, strict: bool) -> _PODFit | None:
+    """POD quantities from Gram matrices only (Sirovich's method of snapshots).
+
+    ``Gxx = Xc^H Xc = Vc S^2 Vc^H`` and ``Gxy = Xc^H Yc`` (m, m) give ``A = C^H Gxy C`` with
+    ``C = Vc S^-1``, and ``basis = Xc C``, ``YVs = Yc C`` cost one more pass over the data.
+    For one trajectory (or a batch) both Gram matrices are blocks of the Gram matrix of the
+    stacked snapshots, one product ``stack^H``-wise. Data whose Gram matrix would overflow or
+    underflow are scaled by an exact power of two first. Returns ``None`` when ``strict`` is
+    False and the Gram matrix cannot resolve the requested rank.
+    """
+    m, n = Xp.shape
+    stack = data.stack if Xp is data.X else None
+
+    def grams():
+        with np.errstate(over="ignore", invalid="ignore"):  # overflow is detected below
+            if stack is not None:
+                G = stack.conj() @ stack.T
+                rows = G[data.index_x]
+                return rows[:, data.index_x], rows[:, data.index_y], G.diagonal()
+            Gxx, Gxy = Xp.conj() @ Xp.T, Xp.conj() @ Yp.T
+            return Gxx, Gxy, ops.concat([Gxx.diagonal(), (Yp.conj() * Yp).sum(1)])
+
+    Gxx, Gxy, diag = grams()
+    scale = 1.0
+    if not _gram_in_range(ops, ops.real(diag)):
+        scale = _safe_scale(ops, *([stack] if stack is not None else [Xp, Yp]))
+        if scale is None:
+            _check_singular_values(ops, 0.0, (m, n))
+        stack = None if stack is None else stack * scale
+        Xp, Yp = Xp * scale, Yp * scale
+        Gxx, Gxy, _ = grams()
+    found = gram_eigh(ops, Gxx, (m, n), rank, strict=strict)
+    if found is None:
+        return None
+    s, Vc = found
+    C = Vc / s
+    if stack is not None:
+        r = C.shape[1]
+        C_full = ops.zeros((stack.shape[0], 2 * r), complex_=ops.complex_data)
+        C_full[data.index_x, :r] = C
+        C_full[data.index_y, r:] = C
+        P = C_full.T @ stack  # (2r, n): one pass over the data for both products
+        basis, YVs = P[:r].T, P[r:].T
+    else:
+        basis, YVs = (C.T @ Xp).T, (C.T @ Yp).T
+    s_data = s / scale
+    _check_singular_values(ops, float(ops.to_numpy(s_data[0])), (m, n))
+    return _PODFit(
+        s_data,
+        basis,
+        YVs,
+        C.conj().T @ Gxy @ C,
+        lambda: (Vc.conj() * s, Gxy.T @ C.conj()),
+    )
 
 
 class DMD(SpectralModelMixin, BaseEstimator):
@@ -115,7 +220,7 @@ class DMD(SpectralModelMixin, BaseEstimator):
         self.svd = svd
         self.seed = seed
 
-    def _validate_params(self) -> None:
+    def _check_params(self) -> None:
         if self.method not in ("exact", "projected"):
             raise ValueError(f"method must be 'exact' or 'projected', got {self.method!r}")
         if self.svd not in SVD_METHODS:
@@ -124,6 +229,9 @@ class DMD(SpectralModelMixin, BaseEstimator):
         if isinstance(tl, bool) or not isinstance(tl, numbers.Integral) or tl < 0:
             raise ValueError(f"tlsq_rank must be a non-negative integer, got {tl!r}")
 
+    # Overflow inside the fit is not an error by itself: every fitted quantity is checked and
+    # a clear ValueError names the problem.
+    @np.errstate(over="ignore", invalid="ignore", divide="ignore")
     def fit(self, X, Y=None) -> DMD:
         """Fit to trajectories or to snapshot pairs.
 
@@ -131,22 +239,42 @@ class DMD(SpectralModelMixin, BaseEstimator):
         ----------
         X : array of shape (T, n), (n_traj, T, n), or list of arrays (T_i, n)
             Trajectories, samples as rows; pairs are formed inside each trajectory only.
-            With ``Y``: current states, shape (m, n).
+            With ``Y``: current states, shape (m, n). Real or complex; torch tensors are
+            detached (no gradient flows through the fit).
         Y : array of shape (m, n), optional
             Successor states of the rows of ``X``.
 
         Returns
         -------
         self
+
+        Raises
+        ------
+        ValueError
+            For NaN/Inf, too few snapshots, a rank above ``min(m, n)`` (with a note on the
+            layout when the data look transposed), zero data, or dynamics whose fitted
+            operator overflows.
+
+        Warns
+        -----
+        koopkit.linalg.NumericalRankWarning
+            When an explicit integer rank exceeds the numerical rank of ``X``; the numerical
+            rank is used instead.
         """
-        self._validate_params()
-        data = snapshot_pairs(X, Y)
+        self._check_params()
+        data = snapshot_pairs(X, Y, owner="DMD")
         ops, Xp, Yp = data.ops, data.X, data.Y
+        m, n = Xp.shape
+        if isinstance(self.rank, numbers.Integral) and self.rank > min(m, n):
+            raise ValueError(
+                f"rank={self.rank} is larger than the data allows (min({m} snapshot pairs, "
+                f"{n} features) = {min(m, n)})" + layout_hint((m, n))
+            )
         if self.tlsq_rank > 0:
-            if self.tlsq_rank > min(Xp.shape[0], 2 * Xp.shape[1]):
+            if self.tlsq_rank > min(m, 2 * n):
                 raise ValueError(
                     f"tlsq_rank={self.tlsq_rank} is larger than the data allows "
-                    f"(min of {Xp.shape[0]} pairs and {2 * Xp.shape[1]} features)"
+                    f"(min of {m} pairs and {2 * n} features)" + layout_hint((m, n))
                 )
             Ut = truncated_svd(
                 ops.concat([Xp, Yp], axis=1),
@@ -155,37 +283,54 @@ class DMD(SpectralModelMixin, BaseEstimator):
                 seed=self.seed,
                 check_finite=False,
             )[0]
-            Xp, Yp = Ut @ (Ut.T @ Xp), Ut @ (Ut.T @ Yp)
-        Ut, s, Vh = truncated_svd(Xp, self.rank, self.svd, seed=self.seed, check_finite=False)
-        YUs = (Yp.T @ Ut) / s  # (n, r): Y^T U_t S^-1, shared by the operator and exact modes
-        A_forward = Vh @ YUs
+            Xp, Yp = Ut @ (Ut.conj().T @ Xp), Ut @ (Ut.conj().T @ Yp)
+            check_finite_result(ops, "total-least-squares projection", Xp, Yp)
+        method = self.svd
+        if method == "auto":
+            method = choose_svd_method((m, n), self.rank, single_precision=ops.eps > 1e-10)
+        pod = None
+        if method == "gram":
+            pod = _pod_from_gram(ops, data, Xp, Yp, self.rank, strict=self.svd == "gram")
+        if pod is None:
+            pod = _pod_from_svd(ops, Xp, Yp, self.rank, method, self.seed)
+        check_finite_result(ops, "reduced operator", pod.A, pod.YVs, pod.basis)
         if self.forward_backward:
-            Zx, Zy = Ut * s, Yp @ Vh.T  # POD coordinates of X and Y, (m, r)
+            Zx, Zy = pod.coordinates()
+            check_finite_result(ops, "POD coordinates", Zx, Zy)
             A_backward = ops.lstsq(Zy, Zx).T
+            _require_invertible(ops, A_backward, "the backward operator A_b")
             eigenvalues, W, Winv = _principal_sqrt_near(
-                ops, A_forward @ ops.solve(A_backward, ops.eye(A_backward.shape[0])), A_forward
+                ops,
+                pod.A @ ops.solve(A_backward, ops.eye(A_backward.shape[0], ops.complex_data)),
+                pod.A,
             )
-            operator = ops.real((W * eigenvalues) @ Winv)
+            operator = (W * eigenvalues) @ Winv
+            operator = operator if ops.complex_data else ops.real(operator)
         else:
-            operator = A_forward
+            operator = pod.A
             eigenvalues, W = ops.eig(ops.ascomplex(operator))
         order = sort_eigenvalues(ops.to_numpy(eigenvalues))
         order = ops.from_numpy(order) if ops.name == "torch" else order
         eigenvalues, W = eigenvalues[order], W[:, order]
-        if self.method == "exact":
-            modes = ops.ascomplex(YUs) @ W
-        else:
-            modes = ops.ascomplex(Vh.T) @ W
+        # modes = B @ W with B = YVs (exact) or the basis (projected). The amplitudes solve
+        # min |modes b - x0| as B c ~ x0, then W b ~ c: the small solve replaces a complex
+        # least-squares problem of size (n, r).
+        B = pod.YVs if self.method == "exact" else pod.basis
+        x0 = data.first_states[0]
+        c = ops.lstsq(B, x0[:, None])
+        self.amplitudes_ = ops.lstsq(W, ops.ascomplex(c))[:, 0]
+        self.modes_ = ops.ascomplex(B) @ W
         self._ops = ops
         self._fit_layout = (data.layout, data.lengths, data.first_states)
-        self.rank_ = int(s.shape[0])
-        self.singular_values_ = s
-        self.basis_ = Vh.T
+        self.rank_ = int(pod.s.shape[0])
+        self.singular_values_ = pod.s
+        self.basis_ = pod.basis
         self.operator_ = operator
         self.eigenvalues_ = eigenvalues
-        self.modes_ = modes
-        self.amplitudes_ = ops.lstsq(modes, ops.ascomplex(data.first_states[0]))
-        self.n_features_in_ = int(Xp.shape[1])
+        self.n_features_in_ = int(n)
+        check_finite_result(
+            ops, "model", self.eigenvalues_, self.modes_, self.amplitudes_, self.operator_
+        )
         return self
 
     def _coefficients(self, x):

@@ -9,10 +9,14 @@ eigenfunction ``phi(x) = psi(x) @ xi`` with ``phi(F(x)) ≈ lambda phi(x)``.
 from __future__ import annotations
 
 import numbers
+import warnings
 
-from koopkit._base import BaseEstimator, SpectralModelMixin, snapshot_pairs
-from koopkit.dictionaries import Identity, _sq_distances
-from koopkit.linalg import SVD_METHODS, truncated_svd
+import numpy as np
+from sklearn.base import clone
+
+from koopkit._base import BaseEstimator, SpectralModelMixin, check_finite_result, snapshot_pairs
+from koopkit.dictionaries import Identity, _sq_distances, as_dictionary
+from koopkit.linalg import SVD_METHODS, NumericalRankWarning, truncated_svd
 from koopkit.spectrum import sort_eigenvalues
 
 __all__ = ["EDMD", "KernelEDMD"]
@@ -27,6 +31,7 @@ class _LiftedModel(SpectralModelMixin, BaseEstimator):
         ``reduced`` is the (r, r) operator; ``lift`` maps its eigenvectors to coefficients of
         the eigenfunctions in the model's features, ``phi(x) = features(x) @ (lift @ eta)``.
         """
+        check_finite_result(ops, "reduced operator", reduced)
         eigenvalues, eta = ops.eig(ops.ascomplex(reduced))
         order = sort_eigenvalues(ops.to_numpy(eigenvalues))
         order = ops.from_numpy(order) if ops.name == "torch" else order
@@ -34,10 +39,12 @@ class _LiftedModel(SpectralModelMixin, BaseEstimator):
         self.eigenvalues_ = eigenvalues[order]
         self._eigvecs = ops.ascomplex(lift) @ eta[:, order]
         phi_x = self._eigenfunctions(data.X)
+        check_finite_result(ops, "eigenfunctions on the training data", phi_x)
         # Modes map eigenfunction values back to the state: x ≈ modes_ @ phi(x).
         self.modes_ = ops.lstsq(phi_x, ops.ascomplex(data.X)).T
         self.amplitudes_ = self._eigenfunctions(data.first_states[:1])[0]
         self.n_features_in_ = int(data.X.shape[1])
+        check_finite_result(ops, "model", self.eigenvalues_, self.modes_, self.amplitudes_)
 
     def eigenfunctions(self, X):
         """Koopman eigenfunctions evaluated at states ``X``.
@@ -66,12 +73,17 @@ class EDMD(_LiftedModel):
 
     Parameters
     ----------
-    dictionary : Dictionary, default Identity()
-        Observables ``psi`` (see :mod:`koopkit.dictionaries`); fitted on ``X`` inside ``fit``.
+    dictionary : Dictionary or scikit-learn transformer, default Identity()
+        Observables ``psi`` (see :mod:`koopkit.dictionaries`). Any scikit-learn transformer
+        (``PolynomialFeatures``, ``Nystroem``, a ``Pipeline``...) is accepted and wrapped in
+        :class:`~koopkit.dictionaries.SklearnTransformer`. A clone is fitted on ``X`` inside
+        ``fit`` (``dictionary_``); the parameter itself is left untouched.
     rank : int, float, or None, default None
         Truncation of the SVD of ``Psi_X`` (rules of :mod:`koopkit.linalg`). ``None`` means
-        no truncation here (all ``min(m, p)`` directions), unlike DMD where it selects the
-        optimal hard threshold: dictionaries are small and chosen on purpose.
+        no truncation here (all numerically nonzero directions), unlike DMD where it selects
+        the optimal hard threshold: dictionaries are small and chosen on purpose. An integer
+        rank above the numerical rank of ``Psi_X`` is lowered to it with a
+        :class:`~koopkit.linalg.NumericalRankWarning`.
     regularization : float, default 0.0
         Tikhonov parameter ``alpha``: ``K = (G + alpha I)^{-1} A`` with ``G = Psi_X^T Psi_X / m``
         and ``A = Psi_X^T Psi_Y / m`` (Williams et al. 2015, Eq. 15, with a ridge).
@@ -94,6 +106,12 @@ class EDMD(_LiftedModel):
         Eigenfunction values at the first training state.
     dictionary_ : Dictionary
         The fitted dictionary.
+
+    Notes
+    -----
+    Complex data are accepted when the dictionary supports them (``Identity``, ``Polynomial``
+    and ``Concat`` of those); other dictionaries refuse them with a ``ValueError``. Torch
+    tensors are detached: no gradient flows through the fit.
     """
 
     def __init__(self, dictionary=None, rank=None, regularization: float = 0.0, svd: str = "svd"):
@@ -102,6 +120,9 @@ class EDMD(_LiftedModel):
         self.regularization = regularization
         self.svd = svd
 
+    # Overflow inside the fit is not an error by itself: every fitted quantity is checked and
+    # a clear ValueError names the problem.
+    @np.errstate(over="ignore", invalid="ignore", divide="ignore")
     def fit(self, X, Y=None) -> EDMD:
         """Fit to trajectories (same layouts as :meth:`koopkit.DMD.fit`) or pairs ``(X, Y)``.
 
@@ -113,25 +134,41 @@ class EDMD(_LiftedModel):
             raise ValueError(f"svd must be one of {SVD_METHODS}, got {self.svd!r}")
         if not (isinstance(self.regularization, numbers.Real) and self.regularization >= 0):
             raise ValueError(f"regularization must be >= 0, got {self.regularization!r}")
-        data = snapshot_pairs(X, Y)
+        dictionary = Identity() if self.dictionary is None else as_dictionary(self.dictionary)
+        data = snapshot_pairs(
+            X,
+            Y,
+            allow_complex=dictionary._supports_complex,
+            owner=f"EDMD with the {type(dictionary).__name__} dictionary",
+        )
         ops = data.ops
-        dictionary = Identity() if self.dictionary is None else self.dictionary
-        self.dictionary_ = dictionary.fit(data.X)
-        psi_x = ops.asarray(dictionary.transform(data.X))
-        psi_y = ops.asarray(dictionary.transform(data.Y))
+        self.dictionary_ = clone(dictionary).fit(data.X)
+        psi_x = ops.asarray(self.dictionary_.transform(data.X))
+        psi_y = ops.asarray(self.dictionary_.transform(data.Y))
+        if not (ops.all_finite(psi_x) and ops.all_finite(psi_y)):
+            raise ValueError(
+                f"the {type(dictionary).__name__} dictionary gives NaN or Inf features on "
+                "these data (overflow at this scale?); rescale X or choose another dictionary"
+            )
         rank = -1 if self.rank is None else self.rank
         U, s, Vh = truncated_svd(psi_x, rank, self.svd)
         m = psi_x.shape[0]
-        s_inv = s / (s**2 + m * self.regularization)
-        projected = (U.T @ psi_y) * s_inv[:, None]  # (r, p): S^-1 U^T Psi_Y
-        self.koopman_matrix_ = Vh.T @ projected
+        # S^-1 regularized as s / (s^2 + m alpha), written so that s^2 never overflows.
+        s_inv = 1 / (s + (m * self.regularization) / s)
+        projected = (U.conj().T @ psi_y) * s_inv[:, None]  # (r, p): S^-1 U^H Psi_Y
+        V = Vh.conj().T
+        self.koopman_matrix_ = V @ projected
         self.rank_ = int(s.shape[0])
-        # Nonzero eigenpairs of K live in span(Vh^T): K Vh^T eta = Vh^T (projected Vh^T) eta.
-        self._finish_fit(ops, data, projected @ Vh.T, Vh.T)
-        B = dictionary.state_matrix_
-        if B is not None and self.rank_ == dictionary.n_output_features_:
+        # Nonzero eigenpairs of K live in span(V): K V eta = V (projected V) eta.
+        self._finish_fit(ops, data, projected @ V, V)
+        B = self.dictionary_.state_matrix_
+        if B is not None and self.rank_ == self.dictionary_.n_output_features_:
+            # x = psi(x) B exactly, so the modes follow from the eigenvectors (Williams et al.
+            # 2015, Sec. 2.3), unless they are too ill-conditioned to invert.
             xi = self._eigvecs
-            self.modes_ = ops.solve(xi, ops.ascomplex(ops.asarray(B))).T
+            sv = ops.to_numpy(ops.svd(xi)[1])
+            if sv[-1] > sv[0] * (xi.shape[0] * ops.eps):
+                self.modes_ = ops.solve(xi, ops.ascomplex(ops.asarray(B))).T
         return self
 
     def _eigenfunctions(self, X):
@@ -165,8 +202,9 @@ class KernelEDMD(_LiftedModel):
     coef0 : float, default 1.0
         Constant of the polynomial kernel.
     rank : int or None, default None
-        Number of leading Gram eigen-directions kept. ``None`` keeps those with
-        ``sigma > 1e-7 sigma_max`` (the numerically resolvable ones).
+        Number of leading Gram eigen-directions kept. ``None`` keeps the numerically
+        resolvable ones, ``sigma^2 > m eps sigma_max^2``; an integer above that numerical rank
+        is lowered to it with a :class:`~koopkit.linalg.NumericalRankWarning`.
 
     Attributes
     ----------
@@ -176,6 +214,11 @@ class KernelEDMD(_LiftedModel):
         Least-squares Koopman modes on the training states: ``x ≈ Re(modes_ @ phi(x))``.
     X_fit_ : array of shape (m, n_features)
         Training states (needed to evaluate eigenfunctions at new points).
+
+    Notes
+    -----
+    Real data only (complex input raises a ``ValueError``; stack the real and imaginary parts
+    as features instead). Torch tensors are detached: no gradient flows through the fit.
     """
 
     def __init__(
@@ -192,6 +235,7 @@ class KernelEDMD(_LiftedModel):
         self.coef0 = coef0
         self.rank = rank
 
+    @np.errstate(over="ignore", invalid="ignore", divide="ignore")
     def fit(self, X, Y=None) -> KernelEDMD:
         """Fit to trajectories (same layouts as :meth:`koopkit.DMD.fit`) or pairs ``(X, Y)``.
 
@@ -203,7 +247,7 @@ class KernelEDMD(_LiftedModel):
             raise ValueError(f"kernel must be 'rbf' or 'polynomial', got {self.kernel!r}")
         if not self.gamma > 0:
             raise ValueError(f"gamma must be positive, got {self.gamma!r}")
-        data = snapshot_pairs(X, Y)
+        data = snapshot_pairs(X, Y, allow_complex=False, owner="KernelEDMD")
         ops = data.ops
         m = data.X.shape[0]
         if self.rank is not None and (
@@ -217,12 +261,28 @@ class KernelEDMD(_LiftedModel):
             )
         G = self._k(ops, data.X, data.X)
         A = self._k(ops, data.Y, data.X)
+        if not (ops.all_finite(G) and ops.all_finite(A)):
+            raise ValueError(
+                f"the {self.kernel} kernel overflows on these data (values beyond "
+                f"{ops.real_dtype}); rescale X or lower gamma"
+            )
         evals, Q = ops.eigh((G + G.T) / 2)
         evals, Q = ops.flip(evals, 0), ops.flip(Q, 1)
-        sigma = ops.sqrt_nonneg(evals)
-        r = int((sigma > 1e-7 * sigma[0]).sum()) if self.rank is None else int(self.rank)
-        r = max(r, 1)
-        Q_sigma_inv = Q[:, :r] / sigma[:r]
+        top = float(ops.to_numpy(evals[0]))
+        if not top > 0:
+            raise ValueError("the kernel matrix of X is zero: there is nothing to fit")
+        resolved = int((evals > top * (m * ops.eps)).sum())
+        r = resolved if self.rank is None else int(self.rank)
+        if r > resolved:
+            warnings.warn(
+                f"rank={r} exceeds the numerical rank {resolved} of the kernel matrix; using "
+                f"rank {resolved} (directions beyond it are round-off and would give spurious "
+                "eigenvalues)",
+                NumericalRankWarning,
+                stacklevel=2,
+            )
+            r = resolved
+        Q_sigma_inv = Q[:, :r] / ops.sqrt_nonneg(evals[:r])
         self.X_fit_ = data.X
         self.rank_ = r
         self._finish_fit(ops, data, Q_sigma_inv.T @ A @ Q_sigma_inv, Q_sigma_inv)

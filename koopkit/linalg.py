@@ -9,32 +9,51 @@ Rank rules (the same as PyDMD's ``svd_rank``):
   Theory 60(8), Eq. 4) for unknown noise level, ``tau = omega(beta) * median(s)``.
 - ``-1``: no truncation (all ``min(m, n)`` values).
 
+Every rule is capped at the **numerical rank**: singular values at the round-off level of the
+path carry no information, and dividing by them gives spurious eigenvalues. An explicit integer
+rank above the numerical rank is lowered to it with a :class:`NumericalRankWarning`; a zero
+matrix raises a ``ValueError``.
+
 Paths (``method``):
 
 - ``"svd"``: thin LAPACK SVD, ``O(m n min(m, n))``; the reference.
 - ``"gram"``: the method of snapshots (Sirovich 1987): eigen-decomposition of the small Gram
-  matrix ``X X^T`` or ``X^T X``. Fast for tall or wide data; singular values below about
-  ``sqrt(eps) * s_max`` are not resolved and are dropped.
+  matrix ``X X^H`` or ``X^H X``. Fast for tall or wide data; singular values below
+  ``s_max sqrt(max(m, n) eps)`` are not resolved and are dropped.
 - ``"randomized"``: randomized range finder with oversampling and power iterations (Halko,
   Martinsson & Tropp 2011, SIAM Rev. 53(2), Algorithms 4.4 and 5.1). Needs an integer rank.
 - ``"auto"``: the cheapest accurate path for the shape and rank
   (:func:`choose_svd_method`): gram for tall or wide matrices, randomized for a small integer
-  rank of a large matrix, the thin SVD otherwise.
+  rank of a large matrix, the thin SVD otherwise. When the Gram matrix cannot resolve the
+  rank that the rule asks for, "auto" uses the thin SVD instead.
 
-All functions take numpy arrays or torch tensors and return the same kind.
+All functions take real or complex numpy arrays or torch tensors and return the same kind.
 """
 
 from __future__ import annotations
 
+import math
 import numbers
+import warnings
 
 import numpy as np
 
 from koopkit._backend import ops_for
 
-__all__ = ["truncated_svd", "svd_rank", "optimal_hard_threshold", "choose_svd_method"]
+__all__ = [
+    "truncated_svd",
+    "svd_rank",
+    "optimal_hard_threshold",
+    "choose_svd_method",
+    "gram_eigh",
+    "NumericalRankWarning",
+]
 
 SVD_METHODS = ("auto", "svd", "gram", "randomized")
+
+
+class NumericalRankWarning(UserWarning):
+    """An explicit rank exceeded the numerical rank of the data and was lowered to it."""
 
 
 def _check_rank_rule(rank) -> None:
@@ -144,36 +163,162 @@ def choose_svd_method(
     return "gram" if elongated else "svd"
 
 
-def _gram_svd(ops, X, rank):
-    """Method of snapshots: eigen-decompose the smaller of ``X^T X`` and ``X X^T``.
+def _safe_scale(ops, *arrays):
+    """A power of two ``c`` with ``max |c X|`` in [1, 2) over the arrays (exact scaling), or
+    None if they are all zero."""
+    amax = max(float(ops.to_numpy(abs(X).max())) for X in arrays)
+    if amax == 0.0:
+        return None
+    if amax < ops.tiny:
+        raise ValueError(
+            f"the data are subnormal (max |X| = {amax:.3g} < {ops.tiny:.3g}, the smallest "
+            f"normal {ops.real_dtype}) and carry too few significant bits; rescale them"
+        )
+    return math.ldexp(1.0, -math.frexp(amax)[1] + 1)
 
-    Only the kept singular vectors are formed, so the cost is one Gram product, one small
-    eigen-decomposition and one thin product with ``X``.
+
+def _gram_in_range(ops, diag) -> bool:
+    """True if a Gram matrix with this diagonal neither overflowed nor sank towards underflow."""
+    gmax = float(ops.to_numpy(diag.max()))
+    return math.isfinite(gmax) and gmax > ops.tiny / ops.eps
+
+
+def _check_singular_values(ops, s_max: float, shape) -> None:
+    if s_max == 0.0:
+        raise ValueError(
+            f"the data matrix of shape {tuple(shape)} is zero: there is nothing to decompose"
+        )
+    if not math.isfinite(s_max):
+        raise ValueError(
+            f"the largest singular value of the data (shape {tuple(shape)}) overflows "
+            f"{ops.real_dtype}; rescale the data"
+        )
+
+
+def _cap_rank(r_rule: int, r_num: int, rank, what: str) -> int:
+    """Lower the rank of a rule to the numerical rank, warning if an explicit rank asked more."""
+    if r_rule <= r_num:
+        return r_rule
+    if isinstance(rank, numbers.Integral) and rank > 0:
+        warnings.warn(
+            f"rank={rank} exceeds the numerical rank {r_num} of {what}; using rank {r_num} "
+            "(directions beyond it are round-off and would give spurious eigenvalues)",
+            NumericalRankWarning,
+            stacklevel=4,
+        )
+    return r_num
+
+
+def gram_eigh(ops, G, shape: tuple[int, int], rank=None, *, strict: bool = True):
+    """Leading singular values and vectors of a matrix ``X`` from its Gram matrix.
+
+    The method of snapshots (Sirovich 1987): for ``G = X^H X`` (or ``X X^H``) of shape (k, k),
+    ``G = W diag(s^2) W^H``. Squaring the matrix squares its condition number, so singular
+    values below ``s_max sqrt(max(m, n) eps)`` are round-off of the Gram product and are not
+    resolved.
+
+    Parameters
+    ----------
+    ops : backend of ``G`` (see :mod:`koopkit._backend`)
+    G : array of shape (k, k)
+        Hermitian positive semi-definite Gram matrix of a matrix of shape ``shape``.
+    shape : tuple of int
+        Shape ``(m, n)`` of the matrix whose Gram ``G`` is (for the rank rules).
+    rank : int, float, or None
+        Rank rule (see the module docstring).
+    strict : bool, default True
+        What to do when the rule asks for more directions than the Gram matrix resolves:
+        True lowers the rank to the resolved one (warning for an explicit integer rank); False
+        returns ``None`` so the caller can use an exact SVD instead.
+
+    Returns
+    -------
+    s : array of shape (r,)
+        Singular values, decreasing.
+    W : array of shape (k, r)
+        Eigenvectors of ``G`` (right singular vectors for ``X^H X``, left ones for ``X X^H``).
+    Or ``None`` (only with ``strict=False``).
+    """
+    k = G.shape[0]
+    int_rank = isinstance(rank, numbers.Integral) and not isinstance(rank, bool) and rank > 0
+    if int_rank:
+        evals, W = ops.eigh_top(G, min(int(rank), k))
+    else:
+        evals, W = ops.eigh(G)
+        evals, W = ops.flip(evals, 0), ops.flip(W, 1)
+    s = ops.sqrt_nonneg(ops.real(evals))
+    s_max = float(ops.to_numpy(s[0]))
+    if s_max == 0.0 and not strict:
+        return None
+    _check_singular_values(ops, s_max, shape)
+    resolved = int((s > s_max * math.sqrt(max(shape) * ops.eps)).sum())
+    if int_rank:
+        r_rule = int(rank)
+    else:
+        # Unresolved values are round-off; zero them so the rules see a clean tail.
+        s_clean = ops.to_numpy(s).copy()
+        s_clean[resolved:] = 0.0
+        r_rule = svd_rank(s_clean, shape, rank)
+    if r_rule > resolved and not strict:
+        return None
+    r = _cap_rank(r_rule, resolved, rank, f"the Gram matrix of a {shape[0]}x{shape[1]} matrix")
+    return s[:r], W[:, :r]
+
+
+def _gram_svd(ops, X, rank, strict: bool):
+    """Method of snapshots: eigen-decompose the smaller of ``X^H X`` and ``X X^H``.
+
+    Only the kept singular vectors are formed: one Gram product, one small eigen-decomposition
+    and one thin product with ``X``. Data whose Gram matrix would overflow or underflow is
+    scaled by a power of two first (exact, so the vectors are unchanged).
     """
     m, n = X.shape
     tall = m >= n
-    evals, W = ops.eigh(X.T @ X if tall else X @ X.T)
-    # eigh sorts ascending; singular values are wanted decreasing.
-    s = ops.sqrt_nonneg(ops.flip(evals, 0))
-    # Squaring the matrix squares its condition number: values below ~sqrt(eps) s_max are noise.
-    resolved = max(1, int((s > s[0] * 10 * np.sqrt(ops.eps)).sum()))
-    r = min(svd_rank(s, (m, n), rank), resolved)
-    s, W = s[:r], ops.flip(W[:, -r:], 1)
+
+    def gram(A):
+        with np.errstate(over="ignore", invalid="ignore"):  # overflow is detected below
+            return A.conj().T @ A if tall else A @ A.conj().T
+
+    G, c = gram(X), 1.0
+    if not _gram_in_range(ops, ops.real(G.diagonal())):
+        c = _safe_scale(ops, X)
+        if c is None:
+            _check_singular_values(ops, 0.0, X.shape)
+        X = X * c
+        G = gram(X)
+    found = gram_eigh(ops, G, (m, n), rank, strict=strict)
+    if found is None:
+        return None
+    s, W = found
+    s_out = s / c
+    _check_singular_values(ops, float(ops.to_numpy(s_out[0])), X.shape)
     if tall:
-        return (X @ W) / s, s, W.T
-    return W, s, (W.T @ X) / s[:, None]
+        return (X @ W) / s, s_out, W.conj().T
+    return W, s_out, (W.conj().T @ X) / s[:, None]
+
+
+def _exact_rank(ops, s, shape, rank) -> int:
+    """Rank kept from exact singular values: the rule, capped at the numerical rank."""
+    s_max = float(ops.to_numpy(s[0]))
+    _check_singular_values(ops, s_max, shape)
+    r_num = int((s > s_max * (max(shape) * ops.eps)).sum())
+    r_rule = svd_rank(s, shape, rank)
+    return _cap_rank(r_rule, r_num, rank, f"the {shape[0]}x{shape[1]} data matrix")
 
 
 def _randomized_svd(ops, X, k: int, oversample: int, n_power_iter: int, seed: int):
     """Range finder with subspace iteration (Halko et al. 2011, Alg. 4.4), then Alg. 5.1."""
     m, n = X.shape
     ell = min(k + oversample, min(m, n))
-    Q = ops.qr(X @ ops.normal((n, ell), seed))
+    omega = ops.normal((n, ell), seed)
+    sketch = X @ (ops.ascomplex(omega) if ops.complex_data else omega)
+    Q = ops.qr(sketch)
     for _ in range(n_power_iter):
-        Q = ops.qr(X.T @ Q)
+        Q = ops.qr(X.conj().T @ Q)
         Q = ops.qr(X @ Q)
-    Ub, s, Vh = ops.svd(Q.T @ X)
-    return Q @ Ub[:, :k], s[:k], Vh[:k]
+    Ub, s, Vh = ops.svd(Q.conj().T @ X)
+    r = _exact_rank(ops, s[:k], (m, n), k)
+    return Q @ Ub[:, :r], s[:r], Vh[:r]
 
 
 def truncated_svd(
@@ -185,12 +330,12 @@ def truncated_svd(
     seed: int = 0,
     check_finite: bool = True,
 ):
-    """Truncated SVD ``X ≈ U diag(s) Vh`` under a rank rule.
+    """Truncated SVD ``X ≈ U diag(s) Vh`` under a rank rule, capped at the numerical rank.
 
     Parameters
     ----------
     X : array of shape (m, n)
-        Real matrix (numpy array or torch tensor).
+        Real or complex matrix (numpy array or torch tensor).
     rank : int, float, or None, default None
         Rank rule (see the module docstring): ``int`` rank, energy fraction in (0, 1),
         ``None``/``0`` for the Gavish–Donoho optimal hard threshold, ``-1`` for full.
@@ -211,15 +356,23 @@ def truncated_svd(
     U : array of shape (m, r)
         Left singular vectors (orthonormal columns).
     s : array of shape (r,)
-        Singular values, decreasing.
+        Singular values, decreasing, all above the numerical-rank tolerance.
     Vh : array of shape (r, n)
         Right singular vectors (orthonormal rows).
+
+    Warns
+    -----
+    NumericalRankWarning
+        When an explicit integer ``rank`` exceeds the numerical rank of ``X`` (singular values
+        above ``s_max max(m, n) eps``, or above ``s_max sqrt(max(m, n) eps)`` on the Gram
+        path); ``r`` is then the numerical rank. Other rules are capped silently.
 
     Raises
     ------
     ValueError
-        For a matrix that is not 2-D or not finite, an unknown method, a malformed rank rule,
-        a rank larger than ``min(m, n)``, or a non-integer rank with ``method="randomized"``.
+        For a matrix that is not 2-D, not finite or zero, whose singular values overflow, an
+        unknown method, a malformed rank rule, a rank larger than ``min(m, n)``, or a
+        non-integer rank with ``method="randomized"``.
     """
     ops = ops_for(X)
     X = ops.asarray(X)
@@ -235,22 +388,40 @@ def truncated_svd(
     shape = tuple(X.shape)
     if isinstance(rank, numbers.Integral) and rank > min(shape):
         raise ValueError(f"rank={rank} is larger than the data allows (min{shape} = {min(shape)})")
-    if method == "auto":
+    auto = method == "auto"
+    if auto:
         method = choose_svd_method(shape, rank, oversample, single_precision=ops.eps > 1e-10)
-    if method == "randomized":
-        if not (isinstance(rank, numbers.Integral) and rank > 0):
-            raise ValueError(
-                f"method='randomized' needs a positive integer rank, got {rank!r}; "
-                "use method='svd' or 'gram' for energy or optimal-threshold rules"
-            )
-        return _randomized_svd(ops, X, int(rank), oversample, n_power_iter, seed)
+    if method == "randomized" and not (isinstance(rank, numbers.Integral) and rank > 0):
+        raise ValueError(
+            f"method='randomized' needs a positive integer rank, got {rank!r}; "
+            "use method='svd' or 'gram' for energy or optimal-threshold rules"
+        )
     if method == "gram":
-        return _gram_svd(ops, X, rank)
-    if shape[0] < shape[1]:
-        # LAPACK is about twice as fast on the tall orientation; the transpose is a view.
-        V, s, Uh = ops.svd(X.T)
-        U, Vh = Uh.T, V.T
+        # "auto" falls back to the exact SVD when the Gram matrix cannot resolve the rank.
+        found = _gram_svd(ops, X, rank, strict=not auto)
+        if found is not None:
+            return found
+        method = "svd"
+    # LAPACK and the random sketches can overflow on data near the floating-point limits:
+    # scale such data by an exact power of two (singular vectors unchanged).
+    c = _safe_scale(ops, X)
+    if c is None:
+        _check_singular_values(ops, 0.0, shape)
+    if 2.0**-500 < c < 2.0**500:
+        c = 1.0
     else:
-        U, s, Vh = ops.svd(X)
-    r = svd_rank(s, shape, rank)
-    return U[:, :r], s[:r], Vh[:r]
+        X = X * c
+    if method == "randomized":
+        U, s, Vh = _randomized_svd(ops, X, int(rank), oversample, n_power_iter, seed)
+    else:
+        if shape[0] < shape[1]:
+            # LAPACK is about twice as fast on the tall orientation; the transpose is a view.
+            V, s, Uh = ops.svd(X.T)
+            U, Vh = Uh.T, V.T
+        else:
+            U, s, Vh = ops.svd(X)
+        r = _exact_rank(ops, s, shape, rank)
+        U, s, Vh = U[:, :r], s[:r], Vh[:r]
+    s = s / c
+    _check_singular_values(ops, float(ops.to_numpy(s[0])), shape)
+    return U, s, Vh

@@ -203,7 +203,7 @@ def test_get_params_set_params_and_sklearn_clone():
     assert dmd.set_params(rank=5).rank == 5
     twin = clone(dmd)
     assert twin.get_params() == dmd.get_params() and twin is not dmd
-    with pytest.raises(ValueError, match="invalid parameter"):
+    with pytest.raises(ValueError, match="Invalid parameter"):
         dmd.set_params(nope=1)
 
 
