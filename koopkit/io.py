@@ -1,16 +1,46 @@
-"""Crash-safe file writes shared by every part of the project that saves state."""
+"""Crash-safe file writes shared by every part of the project that saves state.
+
+Files are created like ``open()`` creates them: a new file gets mode ``0o666`` minus the process
+umask (so colleagues on a shared cluster can read results when the umask allows it), and
+replacing an existing file keeps that file's permission bits.
+"""
 
 from __future__ import annotations
 
 import contextlib
+import errno
 import json
 import os
-import tempfile
+import re
+import secrets
+import stat
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import IO, Any
 
-__all__ = ["atomic_write", "write_json"]
+__all__ = ["atomic_write", "write_json", "remove_temporary_files"]
+
+# ".<name>.tmp-<16 hex digits>"; earlier versions used tempfile's 8 characters [a-z0-9_].
+_TEMPORARY_NAME = re.compile(r"\..+\.tmp-(?:[0-9a-f]{16}|[a-z0-9_]{8})")
+_NO_SPACE = {errno.ENOSPC, errno.EDQUOT, errno.EFBIG}
+
+
+def _create_temporary(path: Path) -> tuple[int, Path]:
+    """Create ``.<name>.tmp-<random>`` beside ``path`` exclusively, with ``open()``'s mode."""
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0)
+    while True:
+        tmp = path.parent / f".{path.name}.tmp-{secrets.token_hex(8)}"
+        try:
+            # 0o666 is narrowed by the umask, exactly as for open(path, "w").
+            return os.open(tmp, flags, 0o666), tmp
+        except FileExistsError:
+            continue
+
+
+def _named(error: OSError, path: Path) -> OSError:
+    """The same error (errno and subclass) with the destination's name in the message."""
+    return OSError(error.errno, f"{error.strerror or error} while writing", str(path))
 
 
 @contextlib.contextmanager
@@ -19,8 +49,11 @@ def atomic_write(path: str | os.PathLike, mode: str = "wb") -> Iterator[IO[Any]]
 
     A reader never sees a half-written file, and a crash (or an exception inside the block)
     leaves the previous content of ``path`` untouched; the temporary file is removed. Temporary
-    files are named ``.<name>.tmp-<random>`` so that a writer killed mid-write leaves litter
-    that is easy to recognise and clean.
+    files are named ``.<name>.tmp-<16 hex digits>`` so that a writer killed mid-write leaves
+    litter that :func:`remove_temporary_files` recognises.
+
+    The file gets the permissions ``open()`` would give it: ``0o666`` minus the umask for a new
+    file, the existing file's mode when ``path`` is replaced.
 
     Parameters
     ----------
@@ -34,6 +67,12 @@ def atomic_write(path: str | os.PathLike, mode: str = "wb") -> Iterator[IO[Any]]
     file object
         The open temporary file.
 
+    Raises
+    ------
+    OSError
+        When the disk is full (or the quota or file-size limit is hit) while writing, or
+        flushing, syncing or renaming fails: the message names ``path``.
+
     Examples
     --------
     >>> with atomic_write("out/state.json", "w") as f:  # doctest: +SKIP
@@ -43,17 +82,76 @@ def atomic_write(path: str | os.PathLike, mode: str = "wb") -> Iterator[IO[Any]]
         raise ValueError(f"mode must be 'wb' or 'w', got {mode!r}")
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.tmp-", dir=path.parent)
+    fd, tmp = _create_temporary(path)
     try:
+        if hasattr(os, "fchmod"):  # replacing a file keeps its mode, as open() does
+            with contextlib.suppress(FileNotFoundError):
+                os.fchmod(fd, stat.S_IMODE(os.stat(path).st_mode))
         with os.fdopen(fd, mode) as f:
-            yield f
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
+            try:
+                yield f
+            except OSError as error:
+                # The caller's own errors pass unchanged; a full disk is named.
+                if error.errno in _NO_SPACE:
+                    raise _named(error, path) from error
+                raise
+            try:
+                f.flush()
+                os.fsync(f.fileno())
+            except OSError as error:
+                raise _named(error, path) from error
+        try:
+            os.replace(tmp, path)
+        except OSError as error:
+            raise _named(error, path) from error
     except BaseException:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
         raise
+
+
+def remove_temporary_files(
+    directory: str | os.PathLike, *, min_age_s: float = 60.0, recursive: bool = False
+) -> list[Path]:
+    """Remove the temporary files that :func:`atomic_write` calls left behind when killed.
+
+    Only regular files whose names follow :func:`atomic_write`'s pattern
+    ``.<name>.tmp-<random>`` are touched; nothing else is deleted.
+
+    Parameters
+    ----------
+    directory : str or os.PathLike
+        Folder to clean (a missing folder is nothing to clean).
+    min_age_s : float, default 60.0
+        Only files unmodified for at least this many seconds are removed, so a writer still
+        running in another process keeps its file. Pass 0 when no other process writes there.
+    recursive : bool, default False
+        Also clean sub-folders.
+
+    Returns
+    -------
+    list of Path
+        The removed files, sorted.
+    """
+    directory = Path(directory)
+    if not directory.is_dir():
+        return []
+    candidates = directory.rglob(".*.tmp-*") if recursive else directory.glob(".*.tmp-*")
+    now = time.time()
+    removed = []
+    for candidate in candidates:
+        if not _TEMPORARY_NAME.fullmatch(candidate.name):
+            continue
+        try:
+            info = candidate.lstat()
+        except FileNotFoundError:
+            continue
+        if not stat.S_ISREG(info.st_mode) or now - info.st_mtime < min_age_s:
+            continue
+        with contextlib.suppress(FileNotFoundError):
+            candidate.unlink()
+            removed.append(candidate)
+    return sorted(removed)
 
 
 def write_json(obj: Any, path: str | os.PathLike, *, sort_keys: bool = False) -> Path:
