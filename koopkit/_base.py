@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+from scipy.sparse import issparse
 from sklearn.base import BaseEstimator as _SklearnBaseEstimator
 from sklearn.exceptions import NotFittedError as _SklearnNotFittedError
 
@@ -49,20 +50,7 @@ _PYDMD_ATTRIBUTES = {
 
 class BaseEstimator(_SklearnBaseEstimator):
     """scikit-learn's ``BaseEstimator``: hyper-parameters in ``__init__`` only,
-    ``get_params`` / ``set_params``, ``sklearn.base.clone``, the estimator tags.
-
-    Keyword arguments from PyDMD's spelling (``svd_rank=`` ...) are refused with the koopkit
-    name in the message.
-    """
-
-    def __new__(cls, *args, **kwargs):
-        for name, equivalent in _PYDMD_ARGUMENTS.items():
-            if name in kwargs and name not in cls._get_param_names():
-                raise TypeError(
-                    f"{cls.__name__} got PyDMD's keyword argument {name!r}; "
-                    f"koopkit's equivalent is {equivalent}"
-                )
-        return super().__new__(cls)
+    ``get_params`` / ``set_params``, ``sklearn.base.clone``, the estimator tags."""
 
     def _check_is_fitted(self, attribute: str = "eigenvalues_") -> None:
         if attribute not in self.__dict__:
@@ -91,10 +79,25 @@ class PairData:
     index_y: object = None
 
 
-def _check_block(ops, A, what: str, ndim: tuple[int, ...]):
+def refuse_sparse(X, owner: str) -> None:
+    """Raise a ``ValueError`` for scipy sparse matrices and sparse tensors (dense data only)."""
+    if issparse(X) or getattr(X, "is_sparse", False):
+        raise ValueError(
+            f"Sparse input is not supported by {owner}; pass a dense array (X.toarray())"
+        )
+
+
+def check_block(ops, A, what: str, ndim: tuple[int, ...]) -> None:
+    """Clear errors for arrays of the wrong dimension, without features, or not finite."""
     if A.ndim not in ndim:
         raise ValueError(
             f"{what} must be {' or '.join(f'{d}-D' for d in ndim)}, got shape {tuple(A.shape)}"
+            + ("; Reshape your data: X.reshape(1, -1) for a single sample" if A.ndim == 1 else "")
+        )
+    if A.shape[-1] == 0:
+        raise ValueError(
+            f"Found array with 0 feature(s) (shape={tuple(A.shape)}) while a minimum of 1 is "
+            f"required ({what})."
         )
     if not ops.all_finite(A):
         raise ValueError(f"{what} contains NaN or Inf; expected finite values")
@@ -133,21 +136,24 @@ def snapshot_pairs(X, Y=None, *, allow_complex: bool = True, owner: str = "") ->
         ``X`` and ``Y`` of shape ``(m, n)`` in the backend of the input (numpy or torch),
         complex if any input is complex.
     """
+    owner = owner or "this estimator"
     candidates = list(X) if isinstance(X, (list, tuple)) else [X]
     if Y is not None:
         candidates.append(Y)
+    for a in candidates:
+        refuse_sparse(a, owner)
     complex_inputs = [a for a in candidates if is_complex(a)]
     if complex_inputs and not allow_complex:
         raise ValueError(
-            f"{owner or 'this estimator'} does not support complex data; pass real arrays "
-            "(for example the real and imaginary parts stacked as features)"
+            f"Complex data not supported: {owner} does not support complex data; pass real "
+            "arrays (for example the real and imaginary parts stacked as features)"
         )
     sample = complex_inputs[0] if complex_inputs else (candidates[0] if candidates else X)
     ops = ops_for(sample)
     if Y is not None:
         X, Y = ops.asarray(X), ops.asarray(Y)
-        _check_block(ops, X, "X", (2,))
-        _check_block(ops, Y, "Y", (2,))
+        check_block(ops, X, "X", (2,))
+        check_block(ops, Y, "Y", (2,))
         if tuple(X.shape) != tuple(Y.shape):
             raise ValueError(
                 f"X and Y must have the same shape (m, n); got {tuple(X.shape)} "
@@ -161,19 +167,19 @@ def snapshot_pairs(X, Y=None, *, allow_complex: bool = True, owner: str = "") ->
             raise ValueError("X is an empty list; expected trajectories of shape (T_i, n)")
         trajs = [ops.asarray(x) for x in X]
         for i, t in enumerate(trajs):
-            _check_block(ops, t, f"trajectory {i}", (2,))
+            check_block(ops, t, f"trajectory {i}", (2,))
         if len({t.shape[1] for t in trajs}) != 1:
             raise ValueError("all trajectories must have the same number of features n")
         layout = "list"
     else:
         X = ops.asarray(X)
-        _check_block(ops, X, "X", (2, 3))
+        check_block(ops, X, "X", (2, 3))
         trajs = [X] if X.ndim == 2 else list(X)
         layout = "single" if X.ndim == 2 else "batch"
     lengths = [int(t.shape[0]) for t in trajs]
     if min(lengths) < 2:
         raise ValueError(
-            f"every trajectory needs at least 2 snapshots (rows), got {min(lengths)}"
+            f"every trajectory needs at least 2 snapshots (rows), got {min(lengths)} sample(s)"
             + _layout_hint(tuple(trajs[int(np.argmin(lengths))].shape))
         )
     first = ops.concat([t[:1] for t in trajs])
@@ -222,9 +228,21 @@ class SpectralModelMixin:
     Subclasses set ``eigenvalues_`` (r,), ``modes_`` (n_features, r), ``_ops`` and
     ``_pairs_layout`` in ``fit``, and define ``_coefficients(x0)`` returning the complex mode
     coefficients of initial states ``x0`` of shape (batch, n_features) as shape (r, batch).
-    PyDMD's attribute names (``eigs``, ``modes``, ``dynamics``, ...) raise an
-    ``AttributeError`` that names the koopkit equivalent.
+    PyDMD's keyword arguments (``svd_rank=`` ...) raise a ``TypeError`` and its attribute
+    names (``eigs``, ``modes``, ``dynamics``, ...) an ``AttributeError``, each naming the
+    koopkit equivalent.
     """
+
+    # Estimators define __init__ before this mixin in their MRO, so inspect and scikit-learn
+    # still see the __init__ signature, not this one.
+    def __new__(cls, *args, **kwargs):
+        for name, equivalent in _PYDMD_ARGUMENTS.items():
+            if name in kwargs and name not in cls._get_param_names():
+                raise TypeError(
+                    f"{cls.__name__} got PyDMD's keyword argument {name!r}; "
+                    f"koopkit's equivalent is {equivalent}"
+                )
+        return super().__new__(cls)
 
     def __getattr__(self, name: str):
         # Only reached when normal lookup fails: names PyDMD users type get a pointer.

@@ -23,7 +23,7 @@ import numpy as np
 from sklearn.base import TransformerMixin, clone
 
 from koopkit._backend import is_complex, ops_for
-from koopkit._base import BaseEstimator, NotFittedError
+from koopkit._base import BaseEstimator, NotFittedError, check_block, refuse_sparse
 
 __all__ = [
     "Dictionary",
@@ -44,23 +44,28 @@ class Dictionary(TransformerMixin, BaseEstimator):
     _supports_complex = False
 
     def _check_input(self, X, fitting: bool = False):
+        name = type(self).__name__
+        refuse_sparse(X, f"the {name} dictionary")
         if is_complex(X) and not self._supports_complex:
             raise ValueError(
-                f"the {type(self).__name__} dictionary does not support complex states; pass "
-                "real arrays (for example the real and imaginary parts stacked as features)"
+                f"Complex data not supported by the {name} dictionary; pass real arrays (for "
+                "example the real and imaginary parts stacked as features)"
             )
         ops = ops_for(X)
         X = ops.asarray(X)
-        if X.ndim != 2:
-            raise ValueError(f"X must be 2-D of shape (m, n_features), got {tuple(X.shape)}")
-        if not ops.all_finite(X):
-            raise ValueError("X contains NaN or Inf; expected finite values")
+        check_block(ops, X, "X", (2,))
+        if fitting and X.shape[0] == 0:
+            raise ValueError(
+                f"Found array with 0 sample(s) (shape={tuple(X.shape)}); {name} "
+                "needs at least one state to fit"
+            )
         if not fitting:
             if not hasattr(self, "n_features_in_"):
-                raise NotFittedError(f"this {type(self).__name__} is not fitted; call fit(X)")
+                raise NotFittedError(f"this {name} is not fitted; call fit(X)")
             if X.shape[1] != self.n_features_in_:
                 raise ValueError(
-                    f"X must have {self.n_features_in_} features (columns), got {X.shape[1]}"
+                    f"X has {X.shape[1]} features, but {name} is expecting "
+                    f"{self.n_features_in_} features as input"
                 )
         return ops, X
 
@@ -226,8 +231,8 @@ class RBF(Dictionary):
         else:
             if int(self.n_centers) < 1 or self.n_centers > X.shape[0]:
                 raise ValueError(
-                    f"n_centers must be in [1, {X.shape[0]}] (the number of rows), "
-                    f"got {self.n_centers}"
+                    f"n_centers must be in [1, {X.shape[0]}]: centers are drawn from the "
+                    f"{X.shape[0]} sample(s) given to fit; got {self.n_centers}"
                 )
             idx = np.random.default_rng(self.seed).choice(X.shape[0], self.n_centers, False)
             centers = X[idx]
@@ -397,8 +402,9 @@ class Concat(Dictionary):
 
     Parameters
     ----------
-    dictionaries : list of Dictionary
-        Parts, fitted on the same data; features are concatenated in this order.
+    dictionaries : list of Dictionary or scikit-learn transformers
+        Parts; clones of them are fitted on the same data (``dictionaries_``) and their
+        features are concatenated in this order.
     """
 
     def __init__(self, dictionaries):
@@ -406,23 +412,22 @@ class Concat(Dictionary):
 
     @property
     def _supports_complex(self) -> bool:
-        return all(d._supports_complex for d in self.dictionaries)
+        return all(as_dictionary(d)._supports_complex for d in self.dictionaries)
 
     def _fit(self, X):
         if not self.dictionaries:
             raise ValueError("Concat needs a non-empty list of dictionaries")
-        for d in self.dictionaries:
-            d.fit(X)
+        self.dictionaries_ = [as_dictionary(clone(d)).fit(X) for d in self.dictionaries]
 
     @property
     def n_output_features_(self) -> int:
-        return sum(d.n_output_features_ for d in self.dictionaries)
+        return sum(d.n_output_features_ for d in self.dictionaries_)
 
     @property
     def state_matrix_(self):
-        for i, d in enumerate(self.dictionaries):
+        for i, d in enumerate(self.dictionaries_):
             if d.state_matrix_ is not None:
-                sizes = [p.n_output_features_ for p in self.dictionaries]
+                sizes = [p.n_output_features_ for p in self.dictionaries_]
                 B = np.zeros((sum(sizes), self.n_features_in_))
                 start = sum(sizes[:i])
                 B[start : start + sizes[i]] = d.state_matrix_
@@ -432,10 +437,10 @@ class Concat(Dictionary):
     def transform(self, X):
         """Concatenated features: shape (m, sum of the parts' feature counts)."""
         ops, X = self._check_input(X)
-        return ops.concat([d.transform(X) for d in self.dictionaries], axis=1)
+        return ops.concat([ops.asarray(d.transform(X)) for d in self.dictionaries_], axis=1)
 
     def _names(self, names):
-        return [name for d in self.dictionaries for name in d._names(names)]
+        return [name for d in self.dictionaries_ for name in d._names(names)]
 
     def get_params(self, deep: bool = True) -> dict:
         """``{"dictionaries": [...]}`` (the parts are not flattened into nested names)."""

@@ -190,8 +190,19 @@ class DMD(SpectralModelMixin, BaseEstimator):
     Notes
     -----
     Arrays in, same arrays out: numpy input gives numpy attributes; torch input is computed
-    with ``torch.linalg`` on the input's device and gives torch attributes. float32 input is
-    computed in float32/complex64, everything else in float64/complex128.
+    with ``torch.linalg`` on the input's device and gives torch attributes. Tensors are
+    detached in ``fit``: no gradient flows through the linear estimators (use
+    :mod:`koopkit.operators` for a trainable Koopman operator). float32 input is computed in
+    float32/complex64, everything else in float64/complex128.
+
+    Complex snapshots are fitted as they are (complex eigenvalues without conjugate pairs,
+    complex modes and predictions); nothing is cast to real. Ranks are capped at the
+    numerical rank of ``X`` (see :mod:`koopkit.linalg`).
+
+    Coming from PyDMD: snapshots are rows here (pass ``X.T`` of PyDMD's matrix); ``rank=`` is
+    ``svd_rank=``, ``eigenvalues_`` is ``eigs``, ``reconstruct()`` is ``reconstructed_data``
+    and :func:`koopkit.analysis.plotting.plot_eigenvalues` is ``plot_eigs``. The PyDMD names
+    raise errors that say so.
 
     Examples
     --------
@@ -268,7 +279,7 @@ class DMD(SpectralModelMixin, BaseEstimator):
         if isinstance(self.rank, numbers.Integral) and self.rank > min(m, n):
             raise ValueError(
                 f"rank={self.rank} is larger than the data allows (min({m} snapshot pairs, "
-                f"{n} features) = {min(m, n)})" + layout_hint((m, n))
+                f"{n} feature(s)) = {min(m, n)})" + layout_hint((m, n))
             )
         if self.tlsq_rank > 0:
             if self.tlsq_rank > min(m, 2 * n):

@@ -93,3 +93,30 @@ def test_plot_continuous_spectrum_and_amplitudes_use_dt():
     with pytest.raises(ValueError, match="pass dt"):
         plot_continuous_spectrum(np.array([0.5]))
     plt.close("all")
+
+
+@pytest.mark.parametrize(
+    "plot", ["plot_eigenvalues", "plot_continuous_spectrum", "plot_amplitudes"]
+)
+def test_saved_plots_keep_their_axis_labels_inside_the_image(plot, tmp_path):
+    import matplotlib.pyplot as plt
+
+    from koopkit.analysis import plotting
+
+    ev = np.array([0.9 * np.exp(0.4j), 0.9 * np.exp(-0.4j), 0.5])
+    spec = Spectrum(ev, modes=np.eye(3, dtype=complex), amplitudes=np.ones(3), dt=0.1)
+    ax = getattr(plotting, plot)(spec)
+    fig = ax.figure
+    path = tmp_path / f"{plot}.png"
+    fig.savefig(path)  # default savefig: no bbox_inches="tight" to rescue a cropped label
+    assert path.stat().st_size > 0
+    renderer = fig.canvas.get_renderer()
+    image = fig.bbox  # the saved image, in pixels
+    for label in [ax.yaxis.label, ax.xaxis.label, ax.title]:
+        box = label.get_window_extent(renderer)
+        assert image.x0 <= box.x0 and box.x1 <= image.x1, label.get_text()
+        assert image.y0 <= box.y0 and box.y1 <= image.y1, label.get_text()
+    tight = fig.get_tightbbox(renderer)  # everything drawn, in inches
+    width, height = fig.get_size_inches()
+    assert tight.x0 >= 0 and tight.y0 >= 0 and tight.x1 <= width and tight.y1 <= height
+    plt.close(fig)

@@ -2,7 +2,8 @@
 
 Every function takes a :class:`~koopkit.spectrum.Spectrum`, a fitted estimator with a
 ``spectrum()`` method (``DMD``, ``EDMD``, ``KernelEDMD``), or a plain array of discrete-time
-eigenvalues, draws on ``ax`` (a new figure when ``None``) and returns the Axes.
+eigenvalues, draws on ``ax`` (a new figure with constrained layout when ``None``, so labels
+stay inside the saved image) and returns the Axes.
 """
 
 from __future__ import annotations
@@ -30,7 +31,9 @@ def _axes(ax):
         return ax
     import matplotlib.pyplot as plt
 
-    return plt.subplots(figsize=(4.5, 4.5))[1]
+    # Constrained layout keeps the axis labels inside the saved figure (the equal aspect of
+    # the eigenvalue plot otherwise pushes the y-label past the left edge).
+    return plt.subplots(figsize=(4.5, 4.5), layout="constrained")[1]
 
 
 def plot_eigenvalues(source, ax=None, unit_circle: bool = True, label=None, **scatter_kwargs):

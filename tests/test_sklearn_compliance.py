@@ -1,0 +1,111 @@
+"""scikit-learn compliance: the library's own estimator checks, with the differences that
+follow from the snapshot semantics listed (and explained) as expected failures."""
+
+import numpy as np
+import pytest
+from sklearn.base import clone
+from sklearn.exceptions import NotFittedError
+from sklearn.preprocessing import PolynomialFeatures
+from sklearn.utils.estimator_checks import parametrize_with_checks
+from sklearn.utils.validation import check_is_fitted
+
+from koopkit import DMD, EDMD, KernelEDMD
+from koopkit.dictionaries import (
+    RBF,
+    Concat,
+    Identity,
+    Polynomial,
+    RandomFourier,
+    SklearnTransformer,
+)
+
+
+class ScikitLearnConvention:
+    """Mixin giving a Koopman estimator scikit-learn's calling convention, for its checks only.
+
+    The checks call ``fit(X, y)`` with a 1-D target ``y`` and ``predict(X)`` for one output
+    per sample. koopkit's ``fit(X, Y)`` takes the successor *matrix* ``Y`` (or ``X`` alone as
+    one trajectory) and ``predict(x0, n_steps)`` rolls states forward. These subclasses fit
+    the trajectory ``X`` (dropping the target, which has no meaning for a Koopman model) and
+    predict the successor of every row; everything else is the real estimator.
+    """
+
+    def fit(self, X, y=None):
+        return super().fit(X)
+
+    def predict(self, X):
+        return super().predict(X, 1)[:, 1]
+
+
+class CheckedDMD(ScikitLearnConvention, DMD):
+    pass
+
+
+class CheckedEDMD(ScikitLearnConvention, EDMD):
+    pass
+
+
+class CheckedKernelEDMD(ScikitLearnConvention, KernelEDMD):
+    pass
+
+
+# Why each check fails for every Koopman estimator: rows are snapshots in time order.
+SNAPSHOT_SEMANTICS = {
+    "check_fit2d_predict1d": (
+        "predict(x0, n_steps) takes a single state as a 1-D array (shape (n_features,))"
+    ),
+    "check_n_features_in_after_fitting": (
+        "predict's error names x0, the initial state, not X: 'x0 must have shape (n,) ...'"
+    ),
+}
+COMPLEX_OK = "DMD on complex snapshots is standard: complex input is fitted, not refused"
+HOLOMORPHIC = "this dictionary is holomorphic (monomials of z) and accepts complex states"
+
+
+def expected_failures(estimator):
+    if isinstance(estimator, (DMD, EDMD, KernelEDMD)):
+        failures = dict(SNAPSHOT_SEMANTICS)
+        if isinstance(estimator, (DMD, EDMD)):
+            failures["check_complex_data"] = COMPLEX_OK
+        return failures
+    if getattr(estimator, "_supports_complex", False):
+        return {"check_complex_data": HOLOMORPHIC}
+    return {}
+
+
+ESTIMATORS = [
+    CheckedDMD(),
+    CheckedDMD(rank=2, forward_backward=True),
+    CheckedEDMD(dictionary=Polynomial(2)),
+    CheckedKernelEDMD(rank=5),
+    Identity(),
+    Polynomial(3),
+    RBF(n_centers=3),
+    RandomFourier(n_features=20),
+    Concat([Identity(), RBF(n_centers=2)]),
+    SklearnTransformer(PolynomialFeatures(2)),
+]
+
+
+@parametrize_with_checks(ESTIMATORS, expected_failed_checks=expected_failures, xfail_strict=True)
+def test_scikit_learn_estimator_checks(estimator, check):
+    check(estimator)
+
+
+@pytest.mark.parametrize("estimator", [DMD(), EDMD(), KernelEDMD(), Polynomial()], ids=repr)
+def test_check_is_fitted_and_not_fitted_error_interoperate(estimator):
+    with pytest.raises(NotFittedError):  # scikit-learn's class catches koopkit's
+        check_is_fitted(estimator)
+    X = np.random.default_rng(0).normal(size=(12, 3))
+    fitted = clone(estimator).fit(X)
+    check_is_fitted(fitted)
+    if hasattr(estimator, "predict"):
+        with pytest.raises(NotFittedError, match="not fitted"):
+            clone(estimator).predict(X[0], 2)
+
+
+def test_repr_lists_changed_parameters_only():
+    assert repr(DMD(rank=10)) == "DMD(rank=10)"
+    assert repr(EDMD(dictionary=Polynomial(3), regularization=1e-3)) == (
+        "EDMD(dictionary=Polynomial(degree=3), regularization=0.001)"
+    )
