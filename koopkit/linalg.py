@@ -209,6 +209,41 @@ def _cap_rank(r_rule: int, r_num: int, rank, what: str) -> int:
     return r_num
 
 
+def _top_eigh(ops, G, r: int, max_iter: int = 8):
+    """The ``r`` largest eigenpairs of a Hermitian positive semi-definite ``G`` (k, k).
+
+    Block subspace iteration with Rayleigh-Ritz (Saad 2011, Numerical Methods for Large
+    Eigenvalue Problems, Alg. 5.3) on ``r + 10`` vectors: each step costs two thin products,
+    against the ``O(k^3)`` of a dense eigensolver. The result is accepted only when every
+    residual ``|G v - theta v|`` is below ``k eps theta_max``, the accuracy of the dense
+    solver itself; spectra without a clear gap after ``r`` fall back to ``ops.eigh_top``.
+    """
+    k = G.shape[0]
+    ell = r + 10
+    if 4 * ell > k:  # a dense solve of a small matrix is cheaper than iterating
+        return ops.eigh_top(G, r)
+    start = ops.normal((k, ell), seed=0)
+    V = ops.qr(G @ (ops.ascomplex(start) if ops.complex_data else start))
+    for step in range(max_iter):
+        GV = G @ V
+        theta, S = ops.eigh(V.conj().T @ GV)
+        theta, S = ops.flip(theta, 0), ops.flip(S, 1)
+        V, GV = V @ S, GV @ S
+        residual = GV[:, :r] - V[:, :r] * theta[:r]
+        values = ops.to_numpy(theta)
+        worst = float(ops.to_numpy((abs(residual) ** 2).sum(0).max())) ** 0.5
+        tol = k * ops.eps * values[0]
+        if worst <= tol:
+            return theta[:r], V[:, :r]
+        # Each step shrinks the residual by about theta_ell / theta_r: give up early when the
+        # remaining steps cannot reach the tolerance (no clear gap after r).
+        rate = max(values[-1], 0.0) / values[r - 1] if values[r - 1] > 0 else 1.0
+        if rate >= 1.0 or worst * rate ** (max_iter - step - 1) > tol:
+            break
+        V = ops.qr(GV)
+    return ops.eigh_top(G, r)
+
+
 def gram_eigh(ops, G, shape: tuple[int, int], rank=None, *, strict: bool = True):
     """Leading singular values and vectors of a matrix ``X`` from its Gram matrix.
 
@@ -242,7 +277,7 @@ def gram_eigh(ops, G, shape: tuple[int, int], rank=None, *, strict: bool = True)
     k = G.shape[0]
     int_rank = isinstance(rank, numbers.Integral) and not isinstance(rank, bool) and rank > 0
     if int_rank:
-        evals, W = ops.eigh_top(G, min(int(rank), k))
+        evals, W = _top_eigh(ops, G, min(int(rank), k))
     else:
         evals, W = ops.eigh(G)
         evals, W = ops.flip(evals, 0), ops.flip(W, 1)
@@ -307,18 +342,38 @@ def _exact_rank(ops, s, shape, rank) -> int:
 
 
 def _randomized_svd(ops, X, k: int, oversample: int, n_power_iter: int, seed: int):
-    """Range finder with subspace iteration (Halko et al. 2011, Alg. 4.4), then Alg. 5.1."""
+    """Range finder with subspace iteration (Halko et al. 2011, Alg. 4.4), then Alg. 5.1.
+
+    Works on the wide orientation (a tall ``X`` is decomposed through ``X^H``), so every
+    orthonormalization is of a short ``(min(m, n), l)`` block; the long products are not
+    orthonormalized in between, which is stable for the few power iterations used here. The
+    sketch also tells the scale of the data: data far from unit scale are rescaled by an exact
+    power of two before anything can overflow.
+    """
     m, n = X.shape
-    ell = min(k + oversample, min(m, n))
+    if m > n:
+        V, s, Uh = _randomized_svd(ops, X.conj().T, k, oversample, n_power_iter, seed)
+        return Uh.conj().T, s, V.conj().T
+    ell = min(k + oversample, m)
     omega = ops.normal((n, ell), seed)
-    sketch = X @ (ops.ascomplex(omega) if ops.complex_data else omega)
+    with np.errstate(over="ignore", invalid="ignore"):  # overflow is detected below
+        sketch = X @ (ops.ascomplex(omega) if ops.complex_data else omega)
+    size = float(ops.to_numpy(abs(sketch).max()))
+    if not 2.0**-500 < size < 2.0**500:  # includes NaN from overflow
+        c = _safe_scale(ops, X)
+        if c is None:
+            _check_singular_values(ops, 0.0, X.shape)
+        U, s, Vh = _randomized_svd(ops, X * c, k, oversample, n_power_iter, seed)
+        s = s / c
+        _check_singular_values(ops, float(ops.to_numpy(s[0])), X.shape)
+        return U, s, Vh
     Q = ops.qr(sketch)
     for _ in range(n_power_iter):
-        Q = ops.qr(X.conj().T @ Q)
-        Q = ops.qr(X @ Q)
-    Ub, s, Vh = ops.svd(Q.conj().T @ X)
+        Q = ops.qr(X @ (X.conj().T @ Q))
+    # SVD of B = Q^H X (l, n) through its tall transpose, LAPACK's faster orientation.
+    V, s, Ubh = ops.svd((Q.conj().T @ X).conj().T)
     r = _exact_rank(ops, s[:k], (m, n), k)
-    return Q @ Ub[:, :r], s[:r], Vh[:r]
+    return Q @ Ubh.conj().T[:, :r], s[:r], V.conj().T[:r]
 
 
 def truncated_svd(
@@ -402,8 +457,10 @@ def truncated_svd(
         if found is not None:
             return found
         method = "svd"
-    # LAPACK and the random sketches can overflow on data near the floating-point limits:
-    # scale such data by an exact power of two (singular vectors unchanged).
+    if method == "randomized":
+        return _randomized_svd(ops, X, int(rank), oversample, n_power_iter, seed)
+    # LAPACK can fail on data near the floating-point limits: scale such data by an exact
+    # power of two (singular vectors unchanged).
     c = _safe_scale(ops, X)
     if c is None:
         _check_singular_values(ops, 0.0, shape)
@@ -411,17 +468,13 @@ def truncated_svd(
         c = 1.0
     else:
         X = X * c
-    if method == "randomized":
-        U, s, Vh = _randomized_svd(ops, X, int(rank), oversample, n_power_iter, seed)
+    if shape[0] < shape[1]:
+        # LAPACK is about twice as fast on the tall orientation; the transpose is a view.
+        V, s, Uh = ops.svd(X.T)
+        U, Vh = Uh.T, V.T
     else:
-        if shape[0] < shape[1]:
-            # LAPACK is about twice as fast on the tall orientation; the transpose is a view.
-            V, s, Uh = ops.svd(X.T)
-            U, Vh = Uh.T, V.T
-        else:
-            U, s, Vh = ops.svd(X)
-        r = _exact_rank(ops, s, shape, rank)
-        U, s, Vh = U[:, :r], s[:r], Vh[:r]
-    s = s / c
+        U, s, Vh = ops.svd(X)
+    r = _exact_rank(ops, s, shape, rank)
+    s = s[:r] / c
     _check_singular_values(ops, float(ops.to_numpy(s[0])), shape)
-    return U, s, Vh
+    return U[:, :r], s, Vh[:r]

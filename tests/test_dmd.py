@@ -254,3 +254,24 @@ def test_linear_modules_import_neither_torch_nor_pydmd():
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.split() == ["False", "False"]
+
+
+@pytest.mark.parametrize("layout", ["single", "batch", "list", "pairs"])
+def test_gram_route_equals_thin_svd_route_on_tall_data(layout):
+    trajs, _, _ = embedded_linear_data(n_features=800, T=120, n_traj=2)
+    data = trajs + 1e-4 * np.random.default_rng(1).normal(size=trajs.shape)
+    args = {
+        "single": (data[0],),
+        "batch": (data,),
+        "list": ([data[0], data[1][:70]],),
+        "pairs": (data[0][:-1], data[0][1:]),
+    }[layout]
+    ref = DMD(rank=6, svd="svd").fit(*args)
+    for path in ["gram", "auto"]:
+        ours = DMD(rank=6, svd=path).fit(*args)
+        np.testing.assert_allclose(ours.eigenvalues_, ref.eigenvalues_, rtol=1e-10)
+        np.testing.assert_allclose(ours.singular_values_, ref.singular_values_, rtol=1e-10)
+        np.testing.assert_allclose(
+            ours.modes_ * ours.amplitudes_, ref.modes_ * ref.amplitudes_, atol=1e-9
+        )
+        np.testing.assert_allclose(np.abs(ours.basis_.T @ ref.basis_), np.eye(6), atol=1e-9)

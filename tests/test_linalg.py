@@ -117,3 +117,24 @@ def test_bad_inputs_raise_value_errors():
         truncated_svd(np.ones(5))
     with pytest.raises(ValueError, match="rank must be"):
         truncated_svd(X, rank="full")
+
+
+@pytest.mark.parametrize("spectrum", ["gap", "decay", "flat"])
+def test_top_eigenpairs_by_subspace_iteration_match_dense_solver(spectrum):
+    from koopkit._backend import NumpyOps
+    from koopkit.linalg import _top_eigh
+
+    rng = np.random.default_rng(0)
+    k, r = 300, 12
+    U = np.linalg.qr(rng.normal(size=(k, k)))[0]
+    values = {
+        "gap": np.r_[np.linspace(10, 5, r), 1e-6 * rng.uniform(size=k - r)],
+        "decay": 0.7 ** np.arange(k),
+        "flat": rng.uniform(1, 2, size=k),  # no gap: the dense solver answers
+    }[spectrum]
+    G = (U * values) @ U.T
+    theta, V = _top_eigh(NumpyOps(), G, r)
+    expected = np.sort(values)[::-1][:r]
+    np.testing.assert_allclose(theta, expected, rtol=1e-12)
+    np.testing.assert_allclose(G @ V, V * theta, atol=k * 1e-15 * expected[0])
+    np.testing.assert_allclose(V.T @ V, np.eye(r), atol=1e-12)
