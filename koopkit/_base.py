@@ -41,7 +41,7 @@ _PYDMD_ATTRIBUTES = {
     "dynamics": "predict(x0, n_steps), or eigenvalues_ ** k * amplitudes_ per mode",
     "reconstructed_data": "reconstruct(), samples as rows",
     "plot_eigs": "koopkit.analysis.plotting.plot_eigenvalues(model)",
-    "snapshots": "nothing stored: koopkit keeps no copy of the training data",
+    "snapshots": "nothing: koopkit models keep what they fitted, not the data (pass it again)",
     "svd_rank": "rank (the requested rule) or rank_ (the rank kept)",
     "frequency": "frequencies(dt)",
     "growth_rate": "growth_rates(dt)",

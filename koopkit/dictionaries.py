@@ -87,10 +87,16 @@ class Dictionary(TransformerMixin, BaseEstimator):
         """Names of the ``n_output_features_`` features (inputs default to ``x0, x1, ...``)."""
         if not hasattr(self, "n_features_in_"):
             raise NotFittedError(f"this {type(self).__name__} is not fitted; call fit(X)")
-        names = list(input_features or [f"x{i}" for i in range(self.n_features_in_)])
+        if input_features is None:
+            input_features = [f"x{i}" for i in range(self.n_features_in_)]
+        names = [str(name) for name in input_features]
         if len(names) != self.n_features_in_:
             raise ValueError(f"input_features must have {self.n_features_in_} names")
         return self._names(names)
+
+    def get_feature_names_out(self, input_features=None) -> np.ndarray:
+        """:meth:`feature_names` under scikit-learn's name: object array of shape (p,)."""
+        return np.asarray(self.feature_names(input_features), dtype=object)
 
 
 class Identity(Dictionary):

@@ -5,12 +5,17 @@ Samples are rows. For snapshot pairs ``X, Y`` of shape ``(m, n)`` (``Y[i]`` the 
 2014, J. Comput. Dyn. 1(2), Algorithm 2). With the truncated SVD ``X = U_t S Vh`` the POD
 basis of state space is ``basis_ = Vh.T`` (n, r) and the reduced operator is
 
-``operator_ = Vh @ Y.T @ U_t @ S^-1``        (r, r),  acting on ``z = basis_.T @ x``.
+``operator_ = conj(Vh) @ Y.T @ conj(U_t) @ S^-1``   (r, r),  acting on ``z = basis_^H x``
 
-``operator_ @ W = W diag(eigenvalues_)``; the modes are ``Y.T @ U_t @ S^-1 @ W`` ("exact",
-Tu et al. Eq. 3.3) or ``basis_ @ W`` ("projected", Schmid 2010). The layout of PyDMD is the
-transpose of this one: PyDMD's snapshot matrix is our ``X.T``; the reduced operator, the
-eigenvalues and the modes (columns) are the same.
+(the conjugates only matter for complex data). ``operator_ @ W = W diag(eigenvalues_)``; the
+modes are ``Y.T @ conj(U_t) @ S^-1 @ W`` ("exact", Tu et al. Eq. 3.3) or ``basis_ @ W``
+("projected", Schmid 2010). The layout of PyDMD is the transpose of this one: PyDMD's snapshot
+matrix is our ``X.T``; the reduced operator, the eigenvalues and the modes (columns) are the
+same.
+
+For tall data the SVD of ``X`` is never formed (``svd="gram"``, the default path for such
+shapes): ``X X^H`` and ``X Y^H`` are blocks of one Gram matrix of the stacked snapshots, whose
+leading eigenvectors give ``U_t`` and ``S`` (Sirovich 1987, the method of snapshots).
 """
 
 from __future__ import annotations
@@ -193,7 +198,7 @@ class DMD(SpectralModelMixin, BaseEstimator):
         Least-squares coefficients of the first snapshot (of the first trajectory) on the modes.
     operator_ : array of shape (r, r)
         Reduced operator in the POD basis, ``z_{k+1} = operator_ @ z_k`` with
-        ``z = basis_.T @ x``.
+        ``z = basis_.conj().T @ x``.
     basis_ : array of shape (n_features, r)
         Orthonormal POD basis (leading right singular vectors of ``X``).
     singular_values_ : array of shape (r,)

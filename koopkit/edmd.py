@@ -60,8 +60,15 @@ class _LiftedModel(SpectralModelMixin, BaseEstimator):
         """
         self._check_is_fitted()
         X = self._ops.asarray(X)
-        if X.ndim != 2 or X.shape[1] != self.n_features_in_:
-            raise ValueError(f"X must have shape (m, {self.n_features_in_}), got {tuple(X.shape)}")
+        n = self.n_features_in_
+        if X.ndim != 2 or X.shape[1] != n:
+            detail = (
+                f": X has {X.shape[1]} features, but {type(self).__name__} is expecting {n} "
+                "features as input"
+                if X.ndim == 2
+                else "; Reshape your data: X.reshape(1, -1) for a single state"
+            )
+            raise ValueError(f"X must have shape (m, {n}), got {tuple(X.shape)}" + detail)
         return self._eigenfunctions(X)
 
     def _coefficients(self, x):
@@ -126,9 +133,28 @@ class EDMD(_LiftedModel):
     def fit(self, X, Y=None) -> EDMD:
         """Fit to trajectories (same layouts as :meth:`koopkit.DMD.fit`) or pairs ``(X, Y)``.
 
+        Parameters
+        ----------
+        X : array of shape (T, n), (n_traj, T, n), or list of arrays (T_i, n)
+            Trajectories, samples as rows (or current states with ``Y``). Torch tensors are
+            detached: no gradient flows through the fit.
+        Y : array of shape (m, n), optional
+            Successor states of the rows of ``X``.
+
         Returns
         -------
         self
+
+        Raises
+        ------
+        ValueError
+            For NaN/Inf, complex data with a dictionary that cannot take it, features that
+            overflow, zero data, or a rank above ``min(m, p)``.
+
+        Warns
+        -----
+        koopkit.linalg.NumericalRankWarning
+            When an explicit integer rank exceeds the numerical rank of ``Psi_X``.
         """
         if self.svd not in SVD_METHODS:
             raise ValueError(f"svd must be one of {SVD_METHODS}, got {self.svd!r}")
@@ -239,9 +265,27 @@ class KernelEDMD(_LiftedModel):
     def fit(self, X, Y=None) -> KernelEDMD:
         """Fit to trajectories (same layouts as :meth:`koopkit.DMD.fit`) or pairs ``(X, Y)``.
 
+        Parameters
+        ----------
+        X : array of shape (T, n), (n_traj, T, n), or list of arrays (T_i, n)
+            Real trajectories, samples as rows (or current states with ``Y``). Torch tensors
+            are detached: no gradient flows through the fit.
+        Y : array of shape (m, n), optional
+            Successor states of the rows of ``X``.
+
         Returns
         -------
         self
+
+        Raises
+        ------
+        ValueError
+            For NaN/Inf, complex data, a kernel that overflows, or a zero kernel matrix.
+
+        Warns
+        -----
+        koopkit.linalg.NumericalRankWarning
+            When ``rank`` exceeds the numerical rank of the kernel matrix.
         """
         if self.kernel not in ("rbf", "polynomial"):
             raise ValueError(f"kernel must be 'rbf' or 'polynomial', got {self.kernel!r}")
