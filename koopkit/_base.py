@@ -8,6 +8,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -87,7 +88,7 @@ def refuse_sparse(X, owner: str) -> None:
         )
 
 
-def check_block(ops, A, what: str, ndim: tuple[int, ...]) -> None:
+def check_block(ops, A, what: str, ndim: tuple[int, ...], finite: bool = True) -> None:
     """Clear errors for arrays of the wrong dimension, without features, or not finite."""
     if A.ndim not in ndim:
         raise ValueError(
@@ -99,7 +100,7 @@ def check_block(ops, A, what: str, ndim: tuple[int, ...]) -> None:
             f"Found array with 0 feature(s) (shape={tuple(A.shape)}) while a minimum of 1 is "
             f"required ({what})."
         )
-    if not ops.all_finite(A):
+    if finite and not ops.all_finite(A):
         raise ValueError(f"{what} contains NaN or Inf; expected finite values")
 
 
@@ -114,7 +115,9 @@ def _layout_hint(shape) -> str:
     return ""
 
 
-def snapshot_pairs(X, Y=None, *, allow_complex: bool = True, owner: str = "") -> PairData:
+def snapshot_pairs(
+    X, Y=None, *, allow_complex: bool = True, owner: str = "", check_finite: bool = True
+) -> PairData:
     """Turn trajectories (or explicit pairs) into snapshot pairs that never cross trajectories.
 
     Parameters
@@ -129,6 +132,8 @@ def snapshot_pairs(X, Y=None, *, allow_complex: bool = True, owner: str = "") ->
         If False, complex input raises a ``ValueError`` (instead of ever being cast to real).
     owner : str, optional
         Name of the calling estimator, for error messages.
+    check_finite : bool, default True
+        Refuse NaN/Inf (one pass over the data); callers that detect them on the way skip it.
 
     Returns
     -------
@@ -152,8 +157,8 @@ def snapshot_pairs(X, Y=None, *, allow_complex: bool = True, owner: str = "") ->
     ops = ops_for(sample)
     if Y is not None:
         X, Y = ops.asarray(X), ops.asarray(Y)
-        check_block(ops, X, "X", (2,))
-        check_block(ops, Y, "Y", (2,))
+        check_block(ops, X, "X", (2,), check_finite)
+        check_block(ops, Y, "Y", (2,), check_finite)
         if tuple(X.shape) != tuple(Y.shape):
             raise ValueError(
                 f"X and Y must have the same shape (m, n); got {tuple(X.shape)} "
@@ -167,13 +172,13 @@ def snapshot_pairs(X, Y=None, *, allow_complex: bool = True, owner: str = "") ->
             raise ValueError("X is an empty list; expected trajectories of shape (T_i, n)")
         trajs = [ops.asarray(x) for x in X]
         for i, t in enumerate(trajs):
-            check_block(ops, t, f"trajectory {i}", (2,))
+            check_block(ops, t, f"trajectory {i}", (2,), check_finite)
         if len({t.shape[1] for t in trajs}) != 1:
             raise ValueError("all trajectories must have the same number of features n")
         layout = "list"
     else:
         X = ops.asarray(X)
-        check_block(ops, X, "X", (2, 3))
+        check_block(ops, X, "X", (2, 3), check_finite)
         trajs = [X] if X.ndim == 2 else list(X)
         layout = "single" if X.ndim == 2 else "batch"
     lengths = [int(t.shape[0]) for t in trajs]
@@ -220,6 +225,35 @@ def check_finite_result(ops, what: str, *arrays) -> None:
                 f"successive snapshots) exceed the range of {ops.real_dtype}; rescale or "
                 "normalise the snapshots"
             )
+
+
+def eig_checked(ops, A, what: str = "reduced operator"):
+    """Eigen-decomposition of a finite square matrix, with clear errors instead of LAPACK's.
+
+    The matrix is scaled by an exact power of two towards unit size first (eigenvalues scale,
+    eigenvectors do not), since LAPACK's QR iteration can fail to converge on entries near the
+    floating-point limits.
+
+    Returns
+    -------
+    eigenvalues : array of shape (r,), complex
+    eigenvectors : array of shape (r, r), complex
+    """
+    check_finite_result(ops, what, A)
+    A = ops.ascomplex(A)
+    size = float(ops.to_numpy(abs(A).max())) if A.shape[0] else 0.0
+    # 2^-e with max |c A| near 1; e clamped so that c itself stays a normal float.
+    c = math.ldexp(1.0, -min(max(math.frexp(size)[1], -1021), 1021)) if size > 0 else 1.0
+    try:
+        eigenvalues, W = ops.eig(A * c)
+    except (np.linalg.LinAlgError, RuntimeError) as error:  # torch raises a RuntimeError
+        raise ValueError(
+            f"the eigenvalues of the {what} did not converge ({error}); the data are too "
+            "ill-conditioned for this rank: lower it or rescale the data"
+        ) from error
+    eigenvalues = eigenvalues / c
+    check_finite_result(ops, f"eigenvalues of the {what}", eigenvalues)
+    return eigenvalues, W
 
 
 class SpectralModelMixin:

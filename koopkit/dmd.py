@@ -27,7 +27,9 @@ import numpy as np
 from koopkit._base import (
     BaseEstimator,
     SpectralModelMixin,
+    check_block,
     check_finite_result,
+    eig_checked,
     snapshot_pairs,
 )
 from koopkit._base import _layout_hint as layout_hint
@@ -53,8 +55,7 @@ def _principal_sqrt_near(ops, M, reference):
     forward operator's eigenvalue for the same eigenvector is kept, so eigenvalues with
     negative real part do not flip sign.
     """
-    check_finite_result(ops, "forward-backward operator A_f A_b^-1", M)
-    d, W = ops.eig(ops.ascomplex(M))
+    d, W = eig_checked(ops, M, "forward-backward operator A_f A_b^-1")
     _require_invertible(ops, W, "the eigenvector matrix of A_f A_b^-1 (a defective operator)")
     Winv = ops.solve(W, ops.ascomplex(ops.eye(W.shape[0])))
     forward = (Winv @ ops.ascomplex(reference) @ W).diagonal()
@@ -74,17 +75,18 @@ def _require_invertible(ops, M, what: str) -> None:
         )
 
 
-def _tall_lstsq(ops, B, x):
-    """``argmin_c |B c - x|`` for a tall ``B`` of shape (n, r).
+def _tall_lstsq(ops, B, x, normal=None):
+    """``argmin_c |B c - x|`` for a tall ``B`` of shape (n, r) and ``x`` of shape (n, 1).
 
-    The normal equations cost one (r, r) product; they are used when ``cond(B)^2 <= 1e6``, so
-    their error stays below ``1e6 eps``, and LAPACK's least squares otherwise.
+    The normal equations ``(B^H B) c = B^H x`` (given as ``normal``, or formed by one (r, r)
+    product) are used when ``cond(B)^2 <= 1e6``, so their error stays below ``1e6 eps``;
+    LAPACK's least squares otherwise.
     """
-    BH = B.conj().T
-    M = BH @ B
-    evals = ops.to_numpy(ops.eigh(M)[0])
-    if evals[0] > evals[-1] * 1e-6:
-        return ops.solve(M, BH @ x)
+    M, rhs = normal if normal is not None else (B.conj().T @ B, B.conj().T @ x)
+    if ops.all_finite(M) and ops.all_finite(rhs):  # B^H B overflows for huge columns
+        evals = ops.to_numpy(ops.eigh(M)[0])
+        if evals[0] > evals[-1] * 1e-6:
+            return ops.solve(M, rhs)
     return ops.lstsq(B, x)
 
 
@@ -95,11 +97,14 @@ class _PODFit:
     ``Xc = Uc S Vc^H``: ``basis = Uc`` (n, r), ``YVs = Yc Vc S^-1`` (n, r), the reduced
     operator ``A = Uc^H Yc Vc S^-1`` (r, r), and the POD coordinates of the snapshots
     ``Zx = (Uc^H Xc)^T``, ``Zy = (Uc^H Yc)^T`` (m, r), needed by forward-backward DMD only.
+    ``normal(B_name)`` gives the normal equations of the first snapshot on ``YVs`` or on the
+    basis when the Gram matrix already holds them (else None).
     """
 
-    def __init__(self, s, basis, YVs, A, coordinates):
+    def __init__(self, s, basis, YVs, A, coordinates, normal=lambda which: None):
         self.s, self.basis, self.YVs, self.A = s, basis, YVs, A
         self.coordinates = coordinates  # () -> (Zx, Zy), computed on demand
+        self.normal = normal
 
 
 def _pod_from_svd(ops, Xp, Yp, rank, method: str, seed: int) -> _PODFit:
@@ -126,25 +131,30 @@ def _pod_from_gram(ops, data, Xp, Yp, rank, strict: bool) -> _PODFit | None:
         with np.errstate(over="ignore", invalid="ignore"):  # overflow is detected below
             if stack is not None:
                 G = stack.conj() @ stack.T
-                rows = G[data.index_x]
-                return rows[:, data.index_x], rows[:, data.index_y], G.diagonal()
-            Gxx, Gxy = Xp.conj() @ Xp.T, Xp.conj() @ Yp.T
-            return Gxx, Gxy, ops.concat([Gxx.diagonal(), (Yp.conj() * Yp).sum(1)])
+                return G, G[data.index_x][:, data.index_x], G.diagonal()
+            Gxx = Xp.conj() @ Xp.T
+            return None, Gxx, ops.concat([Gxx.diagonal(), (Yp.conj() * Yp).sum(1)])
 
-    Gxx, Gxy, diag = grams()
+    G, Gxx, diag = grams()
     scale = 1.0
     if not _gram_in_range(ops, ops.real(diag)):
-        scale = _safe_scale(ops, *([stack] if stack is not None else [Xp, Yp]))
+        # A NaN/Inf anywhere makes its row's squared norm on the diagonal non-finite; the
+        # data were not checked before, so tell that apart from overflow here.
+        blocks = [stack] if stack is not None else [Xp, Yp]
+        if not all(ops.all_finite(b) for b in blocks):
+            raise ValueError("X contains NaN or Inf; expected finite values")
+        scale = _safe_scale(ops, *blocks)
         if scale is None:
             _check_singular_values(ops, 0.0, (m, n))
         stack = None if stack is None else stack * scale
         Xp, Yp = Xp * scale, Yp * scale
-        Gxx, Gxy, _ = grams()
+        G, Gxx, _ = grams()
     found = gram_eigh(ops, Gxx, (m, n), rank, strict=strict)
     if found is None:
         return None
     s, Vc = found
     C = Vc / s
+    normal = lambda which: None  # noqa: E731
     if stack is not None:
         r = C.shape[1]
         C_full = ops.zeros((stack.shape[0], 2 * r), complex_=ops.complex_data)
@@ -152,7 +162,16 @@ def _pod_from_gram(ops, data, Xp, Yp, rank, strict: bool) -> _PODFit | None:
         C_full[data.index_y, r:] = C
         P = C_full.T @ stack  # (2r, n): one pass over the data for both products
         basis, YVs = P[:r].T, P[r:].T
+        Gxy = G[data.index_x][:, data.index_y]
+        CH = C.conj().T
+
+        def normal(which):
+            # B^H B and B^H x0 for B = Yc C (exact) or Xc C (basis); x0 is stack row 0.
+            rows = data.index_y if which == "exact" else data.index_x
+            return CH @ G[rows][:, rows] @ C, CH @ G[rows][:, :1] / scale
+
     else:
+        Gxy = Xp.conj() @ Yp.T
         basis, YVs = (C.T @ Xp).T, (C.T @ Yp).T
     s_data = s / scale
     _check_singular_values(ops, float(ops.to_numpy(s_data[0])), (m, n))
@@ -162,6 +181,7 @@ def _pod_from_gram(ops, data, Xp, Yp, rank, strict: bool) -> _PODFit | None:
         YVs,
         C.conj().T @ Gxy @ C,
         lambda: (Vc.conj() * s, Gxy.T @ C.conj()),
+        normal,
     )
 
 
@@ -292,7 +312,9 @@ class DMD(SpectralModelMixin, BaseEstimator):
             rank is used instead.
         """
         self._check_params()
-        data = snapshot_pairs(X, Y, owner="DMD")
+        # NaN/Inf are found by the Gram route on its way (its diagonal holds every squared
+        # row norm), so only the other routes pay a pass over the data for them.
+        data = snapshot_pairs(X, Y, owner="DMD", check_finite=False)
         ops, Xp, Yp = data.ops, data.X, data.Y
         m, n = Xp.shape
         if isinstance(self.rank, numbers.Integral) and self.rank > min(m, n):
@@ -300,6 +322,12 @@ class DMD(SpectralModelMixin, BaseEstimator):
                 f"rank={self.rank} is larger than the data allows (min({m} snapshot pairs, "
                 f"{n} feature(s)) = {min(m, n)})" + layout_hint((m, n))
             )
+        method = self.svd
+        if method == "auto":
+            method = choose_svd_method((m, n), self.rank, single_precision=ops.eps > 1e-10)
+        if method != "gram" or self.tlsq_rank > 0:
+            for name, block in [("X", data.X), ("Y", data.Y)]:
+                check_block(ops, block, name, (2,))
         if self.tlsq_rank > 0:
             if self.tlsq_rank > min(m, 2 * n):
                 raise ValueError(
@@ -315,9 +343,6 @@ class DMD(SpectralModelMixin, BaseEstimator):
             )[0]
             Xp, Yp = Ut @ (Ut.conj().T @ Xp), Ut @ (Ut.conj().T @ Yp)
             check_finite_result(ops, "total-least-squares projection", Xp, Yp)
-        method = self.svd
-        if method == "auto":
-            method = choose_svd_method((m, n), self.rank, single_precision=ops.eps > 1e-10)
         pod = None
         if method == "gram":
             pod = _pod_from_gram(ops, data, Xp, Yp, self.rank, strict=self.svd == "gram")
@@ -338,7 +363,7 @@ class DMD(SpectralModelMixin, BaseEstimator):
             operator = operator if ops.complex_data else ops.real(operator)
         else:
             operator = pod.A
-            eigenvalues, W = ops.eig(ops.ascomplex(operator))
+            eigenvalues, W = eig_checked(ops, operator)
         order = sort_eigenvalues(ops.to_numpy(eigenvalues))
         order = ops.from_numpy(order) if ops.name == "torch" else order
         eigenvalues, W = eigenvalues[order], W[:, order]
@@ -346,7 +371,7 @@ class DMD(SpectralModelMixin, BaseEstimator):
         # min |modes b - x0| as B c ~ x0, then W b ~ c: small solves replace a complex
         # least-squares problem of size (n, r).
         B = pod.YVs if self.method == "exact" else pod.basis
-        c = _tall_lstsq(ops, B, data.first_states[0][:, None])
+        c = _tall_lstsq(ops, B, data.first_states[0][:, None], pod.normal(self.method))
         self.amplitudes_ = ops.lstsq(W, ops.ascomplex(c))[:, 0]
         self.modes_ = ops.ascomplex(B) @ W
         self._ops = ops

@@ -14,7 +14,13 @@ import warnings
 import numpy as np
 from sklearn.base import clone
 
-from koopkit._base import BaseEstimator, SpectralModelMixin, check_finite_result, snapshot_pairs
+from koopkit._base import (
+    BaseEstimator,
+    SpectralModelMixin,
+    check_finite_result,
+    eig_checked,
+    snapshot_pairs,
+)
 from koopkit.dictionaries import Identity, _sq_distances, as_dictionary
 from koopkit.linalg import SVD_METHODS, NumericalRankWarning, truncated_svd
 from koopkit.spectrum import sort_eigenvalues
@@ -31,8 +37,7 @@ class _LiftedModel(SpectralModelMixin, BaseEstimator):
         ``reduced`` is the (r, r) operator; ``lift`` maps its eigenvectors to coefficients of
         the eigenfunctions in the model's features, ``phi(x) = features(x) @ (lift @ eta)``.
         """
-        check_finite_result(ops, "reduced operator", reduced)
-        eigenvalues, eta = ops.eig(ops.ascomplex(reduced))
+        eigenvalues, eta = eig_checked(ops, reduced)
         order = sort_eigenvalues(ops.to_numpy(eigenvalues))
         order = ops.from_numpy(order) if ops.name == "torch" else order
         self._ops = ops
