@@ -1,7 +1,7 @@
 """Encoder and decoder networks of the Koopman Distillation Model and the KD baseline.
 
 Flat data (the 2-D toys) uses plain MLPs; images use the project's UNet
-(:class:`koopkit_diffusion.nets.UNet`, called without a noise level) with ``latent_channels``
+(:class:`koopkit_diffusion.edm.nets.UNet`, called without a noise level) with ``latent_channels``
 output channels at full resolution, optionally followed by a linear projection to
 ``latent_dim`` (Berman et al. 2025, §4 and appendix on architectures).
 """
@@ -11,10 +11,22 @@ from __future__ import annotations
 import math
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 
-__all__ = ["ACTIVATIONS", "MLP", "UNetEncoder", "UNetDecoder", "one_hot"]
+from koopkit_diffusion.edm import input_scale as c_in
+from koopkit_diffusion.edm import one_hot
+
+from .config import KDMConfig
+
+__all__ = [
+    "ACTIVATIONS",
+    "MLP",
+    "UNetDecoder",
+    "UNetEncoder",
+    "build_decoder",
+    "build_encoder",
+    "build_operator",
+]
 
 ACTIVATIONS = {"silu": nn.SiLU, "relu": nn.ReLU, "gelu": nn.GELU, "tanh": nn.Tanh}
 
@@ -22,31 +34,6 @@ ACTIVATIONS = {"silu": nn.SiLU, "relu": nn.ReLU, "gelu": nn.GELU, "tanh": nn.Tan
 def _activation(name: str) -> nn.Module:
     # In place after a Linear: ReLU's backward needs only its output, saving one allocation.
     return nn.ReLU(inplace=True) if name == "relu" else ACTIVATIONS[name]()
-
-
-def one_hot(labels: torch.Tensor | None, label_dim: int, batch: int, ref: torch.Tensor):
-    """Integer labels ``(batch,)`` (or already one-hot ``(batch, label_dim)``) as float one-hot.
-
-    Returns ``None`` for unconditional models (``label_dim == 0``).
-    """
-    if label_dim == 0:
-        if labels is not None:
-            raise ValueError("labels were given to an unconditional model (label_dim=0)")
-        return None
-    if labels is None:
-        raise ValueError(
-            f"a conditional model (label_dim={label_dim}) needs labels of shape (batch,)"
-        )
-    if labels.ndim == 2 and labels.shape == (batch, label_dim):
-        return labels.to(device=ref.device, dtype=ref.dtype)
-    if labels.shape != (batch,):
-        raise ValueError(f"labels must have shape ({batch},), got {tuple(labels.shape)}")
-    labels = labels.to(ref.device).long()
-    if labels.min() < 0 or labels.max() >= label_dim:
-        raise ValueError(
-            f"labels must lie in [0, {label_dim}), got [{labels.min()}, {labels.max()}]"
-        )
-    return F.one_hot(labels, label_dim).to(ref.dtype)
 
 
 class MLP(nn.Module):
@@ -104,7 +91,7 @@ class MLP(nn.Module):
 
 
 def _unet(in_channels: int, out_channels: int, resolution: int, label_dim: int, unet: dict):
-    from koopkit_diffusion.nets import UNet
+    from koopkit_diffusion.edm.nets import UNet
 
     return UNet(
         img_resolution=resolution,
@@ -120,20 +107,20 @@ class UNetEncoder(nn.Module):
 
     Parameters
     ----------
-    data_shape : tuple (C, H, W)
+    shape : tuple (C, H, W)
     latent_channels : int
     latent_dim : int or None
         Linear projection of the ``latent_channels·H·W`` features to this size; ``None`` keeps them.
     label_dim : int
     unet : dict
-        Keyword arguments of :class:`koopkit_diffusion.nets.UNet` (``model_channels``,
+        Keyword arguments of :class:`koopkit_diffusion.edm.nets.UNet` (``model_channels``,
         ``channel_mult``, ``num_blocks``, ``attn_resolutions``, ``dropout``).
     input_scale : float, default 1.0
     """
 
     def __init__(
         self,
-        data_shape: tuple[int, int, int],
+        shape: tuple[int, int, int],
         latent_channels: int,
         latent_dim: int | None,
         label_dim: int,
@@ -141,7 +128,7 @@ class UNetEncoder(nn.Module):
         input_scale: float = 1.0,
     ) -> None:
         super().__init__()
-        c, h, w = data_shape
+        c, h, w = shape
         self.label_dim = label_dim
         self.input_scale = float(input_scale)
         self.net = _unet(c, latent_channels, h, label_dim, unet)
@@ -163,14 +150,14 @@ class UNetDecoder(nn.Module):
 
     def __init__(
         self,
-        data_shape: tuple[int, int, int],
+        shape: tuple[int, int, int],
         latent_channels: int,
         latent_dim: int | None,
         label_dim: int,
         unet: dict,
     ) -> None:
         super().__init__()
-        c, h, w = data_shape
+        c, h, w = shape
         self.label_dim = label_dim
         self.latent_shape = (latent_channels, h, w)
         flat = math.prod(self.latent_shape)
@@ -182,3 +169,56 @@ class UNetDecoder(nn.Module):
         y = one_hot(labels, self.label_dim, z.shape[0], z)
         h = self.proj(z) if self.proj is not None else z
         return self.net(h.view(z.shape[0], *self.latent_shape), noise_labels=None, class_labels=y)
+
+
+def build_encoder(config: KDMConfig, noise: bool = False) -> nn.Module:
+    """An encoder ``shape → (latent_dim,)``: MLP or UNet as ``config.network`` says.
+
+    With ``noise=True`` it is a noise encoder: its input ``x_T = σmax·ε`` is first scaled by EDM's
+    ``c_in(σmax)`` with the teacher's ``sigma_data`` (unit variance).
+    """
+    scale = c_in(config.sigma_max, config.sigma_data) if noise else 1.0
+    if config.network == "mlp":
+        return MLP(
+            math.prod(config.shape),
+            config.latent_dim,
+            width=config.mlp_width,
+            depth=config.mlp_depth,
+            activation=config.activation,
+            label_dim=config.label_dim,
+            input_scale=scale,
+        )
+    return UNetEncoder(
+        config.shape,
+        config.latent_channels,
+        config.latent_dim,
+        config.label_dim,
+        config.unet,
+        input_scale=scale,
+    )
+
+
+def build_decoder(config: KDMConfig) -> nn.Module:
+    """A decoder ``(latent_dim,) → shape``: MLP or UNet as ``config.network`` says."""
+    if config.network == "mlp":
+        return MLP(
+            config.latent_dim,
+            math.prod(config.shape),
+            width=config.mlp_width,
+            depth=config.mlp_depth,
+            activation=config.activation,
+            label_dim=config.label_dim,
+        )
+    return UNetDecoder(
+        config.shape, config.latent_channels, config.latent_dim, config.label_dim, config.unet
+    )
+
+
+def build_operator(config: KDMConfig) -> nn.Module:
+    """The Koopman operator ``K`` (:mod:`koopkit.operators`) of ``config.operator`` kind."""
+    from koopkit.operators import make_operator
+
+    dim = config.latent_dim_resolved
+    if config.operator == "lowrank":
+        return make_operator("lowrank", dim, rank=config.operator_rank, bias=config.operator_bias)
+    return make_operator(config.operator, dim, bias=config.operator_bias)

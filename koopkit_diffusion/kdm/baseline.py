@@ -14,18 +14,14 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from koopkit_diffusion.kdm import (
-    KDMConfig,
-    _GeneratorMixin,
-    _noise_scale,
-    build_decoder,
-    build_encoder,
-)
+from .base import OneStepGenerator
+from .config import KDMConfig
+from .networks import build_decoder, build_encoder
 
 __all__ = ["KDBaseline"]
 
 
-class KDBaseline(_GeneratorMixin, nn.Module):
+class KDBaseline(OneStepGenerator):
     """Direct noise→sample generator ``G(ε) = D(A·E(σmax·ε) + b)`` trained by regression.
 
     Parameters
@@ -45,16 +41,16 @@ class KDBaseline(_GeneratorMixin, nn.Module):
         super().__init__()
         self._init_common(config)
         dim = config.latent_dim_resolved
-        self.encoder = build_encoder(config, input_scale=_noise_scale(config))
+        self.encoder = build_encoder(config, noise=True)
         self.middle = nn.Linear(dim, dim)
         nn.init.eye_(self.middle.weight)
         nn.init.zeros_(self.middle.bias)
         self.decoder = build_decoder(config)
 
     def generate(self, noise: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
-        """``G(ε)`` with gradients, ``(B, *data_shape)`` unscaled noise → samples."""
+        """``G(ε)`` with gradients, ``(B, *shape)`` unscaled noise → samples."""
         z = self.middle(self.encoder(noise * self.sigma_max, labels))
-        return self.decoder(z, labels).view(noise.shape[0], *self.data_shape)
+        return self.decoder(z, labels).view(noise.shape[0], *self.shape)
 
     def forward(self, noise: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
         """Alias of :meth:`generate`."""

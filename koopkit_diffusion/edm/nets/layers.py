@@ -15,14 +15,11 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from koopkit_diffusion.edm import one_hot_labels
-
 __all__ = [
     "Conv2d",
     "FourierEmbedding",
     "PositionalEmbedding",
     "UNetBlock",
-    "class_label_matrix",
     "group_norm",
 ]
 
@@ -45,17 +42,6 @@ def linear(in_features: int, out_features: int, bias: bool = True, gain: float =
 def group_norm(channels: int, groups: int = 32, min_channels_per_group: int = 4) -> nn.GroupNorm:
     """GroupNorm with ``min(groups, channels // min_channels_per_group)`` groups, eps 1e-6."""
     return nn.GroupNorm(max(1, min(groups, channels // min_channels_per_group)), channels, eps=1e-6)
-
-
-def class_label_matrix(labels: torch.Tensor | None, label_dim: int, batch: int, ref: torch.Tensor):
-    """Class labels as a float ``(batch, label_dim)`` matrix in ``ref``'s dtype, or None.
-
-    Integer classes of shape ``(batch,)`` become one-hot
-    (:func:`koopkit_diffusion.edm.one_hot_labels`).
-    """
-    if labels is None or label_dim == 0:
-        return None
-    return one_hot_labels(labels, label_dim, batch).to(device=ref.device, dtype=ref.dtype)
 
 
 class PositionalEmbedding(nn.Module):

@@ -8,10 +8,10 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from koopkit_diffusion.nets.layers import (
+from ..labels import one_hot
+from .layers import (
     FourierEmbedding,
     PositionalEmbedding,
-    class_label_matrix,
     linear,
 )
 
@@ -36,7 +36,7 @@ class MLPNet(nn.Module):
 
     ``h = W_in x``; ``depth`` blocks ``h ← h + W1·SiLU(W0·SiLU(LN(h)) + A·emb)``; output
     ``W_out·SiLU(LN(h))``. The embedding is ``emb = SiLU(M1·SiLU(M0·(embed(c_noise) + L·y)))``
-    (as in the UNet, :class:`koopkit_diffusion.nets.UNet`). With ``noise_labels=None`` the noise
+    (as in the UNet, :class:`koopkit_diffusion.edm.nets.UNet`). With ``noise_labels=None`` the noise
     embedding is left out (unconditional in time, e.g. a KDM encoder).
 
     Parameters
@@ -120,7 +120,7 @@ class MLPNet(nn.Module):
         emb = x.new_zeros(batch, self.emb_channels)
         if noise_labels is not None:
             emb = emb + self.map_noise(noise_labels.reshape(batch)).to(x.dtype)
-        labels = class_label_matrix(class_labels, self.label_dim, batch, x)
+        labels = one_hot(class_labels, self.label_dim, batch, x, missing="none")
         if labels is not None:
             emb = emb + self.map_label(labels * math.sqrt(self.label_dim))
         emb = F.silu(self.map_layer1(F.silu(self.map_layer0(emb))))

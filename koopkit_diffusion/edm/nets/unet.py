@@ -14,12 +14,12 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from koopkit_diffusion.nets.layers import (
+from ..labels import one_hot
+from .layers import (
     Conv2d,
     FourierEmbedding,
     PositionalEmbedding,
     UNetBlock,
-    class_label_matrix,
     group_norm,
     linear,
 )
@@ -188,7 +188,7 @@ class UNet(nn.Module):
         emb = x.new_zeros(batch, self.noise_channels)
         if noise_labels is not None:
             emb = emb + self.map_noise(noise_labels.reshape(batch)).to(x.dtype)
-        labels = class_label_matrix(class_labels, self.label_dim, batch, x)
+        labels = one_hot(class_labels, self.label_dim, batch, x, missing="none")
         if labels is not None:
             emb = emb + self.map_label(labels * math.sqrt(self.label_dim))
         emb = F.silu(self.map_layer1(F.silu(self.map_layer0(emb))))

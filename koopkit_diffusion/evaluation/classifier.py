@@ -3,9 +3,9 @@
 Inception-v3 features mean little on 8×8 grayscale digits, so the digits experiments measure
 sample quality in the features of a small CNN that the project trains itself on the digits
 training split (:func:`koopkit_diffusion.data.digits`) with a fixed seed: the *classifier-FID*
-is the Fréchet distance (:func:`~koopkit_diffusion.metrics.frechet_distance`) between Gaussian
-fits of its penultimate features. The trained classifier is cached to a file so that every
-evaluation (teacher, KDM, baselines) uses the same network.
+is the Fréchet distance (:func:`~koopkit_diffusion.evaluation.metrics.frechet_distance`)
+between Gaussian fits of its penultimate features. The trained classifier is cached to a file so
+that every evaluation (teacher, KDM, baselines) uses the same network.
 
 Coverage (:func:`class_coverage`) reports how the generated samples spread over the ten classes,
 which exposes mode dropping that a single distance can hide.
@@ -26,7 +26,7 @@ from torch import nn
 from tqdm.auto import trange
 
 from koopkit.training import save_checkpoint
-from koopkit_diffusion.metrics import FeatureStats, frechet_distance
+from koopkit_diffusion.evaluation.metrics import FeatureStats, frechet_distance
 
 __all__ = [
     "DigitsClassifier",

@@ -26,7 +26,7 @@ import torch.nn.functional as F
 from torch import nn
 from tqdm.auto import tqdm
 
-from koopkit_diffusion.metrics import FeatureStats
+from koopkit_diffusion.evaluation.metrics import FeatureStats
 
 __all__ = [
     "FEATURE_DIM",

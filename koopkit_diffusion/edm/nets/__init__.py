@@ -5,7 +5,7 @@ Both are called as ``net(x, noise_labels=None, class_labels=None)``; wrap them i
 :class:`koopkit_diffusion.edm.EDMPrecond` to get a denoiser.
 """
 
-from koopkit_diffusion.nets.mlp import MLPNet
-from koopkit_diffusion.nets.unet import UNet
+from .mlp import MLPNet
+from .unet import UNet
 
 __all__ = ["MLPNet", "UNet"]

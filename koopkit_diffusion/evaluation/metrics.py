@@ -8,9 +8,10 @@
   reference statistics on disk (:func:`save_stats`, :func:`load_stats`) and k-NN precision and
   recall (:func:`precision_recall`).
 
-The feature extractors live in :mod:`koopkit_diffusion.inception` (Inception-v3 FID) and
-:mod:`koopkit_diffusion.classifier` (classifier-FID for digits). All functions here accept numpy
-arrays or torch tensors of shape ``(n_samples, n_features)`` and compute in float64 on the CPU.
+The feature extractors live in :mod:`koopkit_diffusion.evaluation.inception` (Inception-v3 FID)
+and :mod:`koopkit_diffusion.evaluation.classifier` (classifier-FID for digits). All functions
+here accept numpy arrays or torch tensors of shape ``(n_samples, n_features)`` and compute in
+float64 on the CPU.
 """
 
 from __future__ import annotations
@@ -23,6 +24,8 @@ import numpy as np
 import torch
 
 from koopkit.io import atomic_write
+
+from .arrays import as_matrix
 
 __all__ = [
     "FeatureStats",
@@ -38,19 +41,8 @@ __all__ = [
 ]
 
 
-def _as_2d_float64(x: Any, name: str) -> np.ndarray:
-    if isinstance(x, torch.Tensor):
-        x = x.detach().cpu().numpy()
-    x = np.asarray(x, dtype=np.float64)
-    if x.ndim != 2 or x.shape[0] < 1:
-        raise ValueError(f"{name} must have shape (n_samples, n_features), got {x.shape}")
-    if not np.all(np.isfinite(x)):
-        raise ValueError(f"{name} contains NaN or Inf")
-    return x
-
-
 def _pair(x: Any, y: Any) -> tuple[np.ndarray, np.ndarray]:
-    x, y = _as_2d_float64(x, "x"), _as_2d_float64(y, "y")
+    x, y = as_matrix(x, "x"), as_matrix(y, "y")
     if x.shape[1] != y.shape[1]:
         raise ValueError(
             f"x and y must have the same n_features, got {x.shape[1]} and {y.shape[1]}"
@@ -337,7 +329,7 @@ class FeatureStats:
         FeatureStats
             ``self``, for chaining.
         """
-        x = _as_2d_float64(features, "features")
+        x = as_matrix(features, "features")
         mean = x.mean(axis=0)
         centred = x - mean
         self._fold(x.shape[0], mean, centred.T @ centred)

@@ -91,7 +91,7 @@ class QuickstartConfig:
 
 
 def _metrics(x: torch.Tensor, teacher: torch.Tensor, true: torch.Tensor) -> dict[str, float]:
-    from koopkit_diffusion.metrics import marginal_w1, sliced_wasserstein
+    from koopkit_diffusion.evaluation.metrics import marginal_w1, sliced_wasserstein
 
     return {
         "sw_vs_teacher": sliced_wasserstein(x, teacher),
@@ -119,8 +119,9 @@ def run_quickstart(
     ----------
     out : path, default "runs/quickstart"
         Output folder (created). Holds ``teacher/``, ``pairs/``, ``eval-pairs/``, ``kdm/``,
-        ``kd/``, ``quickstart.png``, ``metrics.json``. A rerun into the same folder reuses the
-        finished teacher and pair sets and retrains KDM and KD.
+        ``kd/``, ``quickstart.png``, ``metrics.json``. A rerun into the same folder reuses what
+        is finished (teacher, pair sets, students) and resumes what is not; a folder holding runs
+        of other configurations is refused, never deleted.
     seed : int, default 0
     config : QuickstartConfig, optional
         Sizes; the defaults take about five minutes on two CPU cores.
@@ -135,15 +136,14 @@ def run_quickstart(
         the floors (stated, and measured as mean ± std over four pairs of independent true
         sets); stage timings. Distances are in data units (the checkerboard divided by 0.45).
     """
-    import shutil
-
     from koopkit_diffusion.data import checkerboard
     from koopkit_diffusion.evaluation import same_noise_scores
-    from koopkit_diffusion.kdm_run import train_model
-    from koopkit_diffusion.metrics import sliced_wasserstein
-    from koopkit_diffusion.pairs import PairDataset, generate_pairs
-    from koopkit_diffusion.presets import get_preset
-    from koopkit_diffusion.teacher import PRESETS, load_teacher, train_teacher
+    from koopkit_diffusion.evaluation.metrics import sliced_wasserstein
+    from koopkit_diffusion.pairs import PairDataset
+
+    from .pairs import generate_pair_set
+    from .presets import get_preset
+    from .training import load_teacher, train_run
 
     cfg = config or QuickstartConfig(seed=seed)
     out = Path(out)
@@ -151,39 +151,46 @@ def run_quickstart(
     timings: dict[str, float] = {}
 
     t0 = time.perf_counter()
-    teacher_cfg = dataclasses.replace(
-        PRESETS["checkerboard"],
-        hidden=cfg.teacher_hidden,
-        depth=cfg.teacher_depth,
-        steps=cfg.teacher_steps,
-        batch_size=cfg.teacher_batch,
-        warmup_steps=min(200, cfg.teacher_steps // 10),
-        seed=cfg.seed,
+    teacher_preset = get_preset(
+        "teacher-checkerboard",
+        {
+            "model.hidden": str(cfg.teacher_hidden),
+            "model.depth": str(cfg.teacher_depth),
+            "train.steps": str(cfg.teacher_steps),
+            "train.batch_size": str(cfg.teacher_batch),
+            "train.lr_warmup_steps": str(min(200, cfg.teacher_steps // 10)),
+            "train.seed": str(cfg.seed),
+            "train.progress": str(cfg.progress),
+            "data.seed": str(cfg.seed),
+        },
     )
     logger.info("[1/5] teacher: %d steps", cfg.teacher_steps)
-    teacher = load_teacher(train_teacher(teacher_cfg, out / "teacher", progress=cfg.progress))
+    train_run(teacher_preset, out / "teacher", resume="auto")
+    teacher = load_teacher(out / "teacher")
     timings["teacher_train_s"] = time.perf_counter() - t0
 
     t0 = time.perf_counter()
     logger.info(
         "[2/5] pairs: %d training + %d held-out (35 evaluations each)", cfg.n_pairs, cfg.n_eval
     )
-    common = dict(shape=(2,), batch_size=25_000, compute_dtype="float64", progress=cfg.progress)
-    generate_pairs(teacher, out / "pairs", cfg.n_pairs, seed=2 * cfg.seed + 1, **common)
-    generate_pairs(teacher, out / "eval-pairs", cfg.n_eval, seed=2 * cfg.seed + 2, **common)
-    pairs = PairDataset(out / "pairs")
+    common = dict(batch_size=25_000, compute_dtype="float64", progress=cfg.progress)
+    generate_pair_set(out / "teacher", out / "pairs", cfg.n_pairs, seed=2 * cfg.seed + 1, **common)
+    generate_pair_set(
+        out / "teacher", out / "eval-pairs", cfg.n_eval, seed=2 * cfg.seed + 2, **common
+    )
     held_out = PairDataset(out / "eval-pairs")[:]
     timings["pairs_s"] = time.perf_counter() - t0
 
-    preset = get_preset("checkerboard", {**cfg.kdm_overrides, "train.seed": str(cfg.seed)})
-    preset.train.progress = cfg.progress
+    preset = get_preset(
+        "checkerboard",
+        {**cfg.kdm_overrides, "train.seed": str(cfg.seed), "train.progress": str(cfg.progress)},
+    )
     results: dict[str, Any] = {}
     models = {}
     for i, kind in enumerate(("kdm", "kd")):
         logger.info("[%d/5] training %s: %d steps", 3 + i, kind.upper(), preset.train.steps)
-        shutil.rmtree(out / kind, ignore_errors=True)
         t0 = time.perf_counter()
-        res = train_model(preset, pairs, out / kind, kind=kind)
+        res = train_run(preset, out / kind, pairs=out / "pairs", kind=kind, resume="auto")
         timings[f"{kind}_train_s"] = time.perf_counter() - t0
         models[kind] = res.ema.eval() if isinstance(res.ema, torch.nn.Module) else res.model
         results[kind] = {"history": res.history}

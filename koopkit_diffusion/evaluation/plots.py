@@ -1,5 +1,6 @@
-"""Figures of :mod:`koopkit_diffusion.analysis` (matplotlib; each returns its Figure).
+"""Figures of the evaluation wing (matplotlib).
 
+- :func:`plot_samples`: samples as a PNG (2-D histogram for points, class-by-row grid for images);
 - :func:`plot_latent_embedding`: PCA of Koopman latents beside PCA of the raw noises, coloured by
   the class of the generated sample;
 - :func:`plot_representability`: residual against latent dimension per noise level, and the
@@ -11,28 +12,24 @@
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
 from typing import Any
 
 import numpy as np
+import torch
 
-from koopkit_diffusion.analysis import RepresentabilityResult
+from .arrays import as_matrix
+from .representability import RepresentabilityResult
 
 __all__ = [
+    "plot_samples",
     "plot_latent_embedding",
     "plot_noise_partition",
     "plot_operator_spectrum",
     "plot_representability",
     "save_figure",
 ]
-
-
-def _np(x: Any, name: str) -> np.ndarray:
-    if hasattr(x, "detach"):
-        x = x.detach().cpu().numpy()
-    x = np.asarray(x, dtype=np.float64)
-    if x.ndim < 2:
-        raise ValueError(f"{name} must have shape (n, ...) with features, got {x.shape}")
-    return x.reshape(x.shape[0], -1)
 
 
 def _pca2(x: np.ndarray) -> np.ndarray:
@@ -61,7 +58,7 @@ def plot_latent_embedding(latents: Any, noise: Any, classes: Any, title: str = "
     c = np.asarray(classes.cpu() if hasattr(classes, "cpu") else classes).reshape(-1)
     fig, axes = plt.subplots(1, 2, figsize=(9, 4.2))
     for ax, data, name in ((axes[0], noise, "raw noise ε"), (axes[1], latents, "KDM latent K·E_T")):
-        xy = _pca2(_np(data, name))
+        xy = _pca2(as_matrix(data, name, flatten=True, finite=False))
         sc = ax.scatter(xy[:, 0], xy[:, 1], c=c, cmap="tab10", s=6, vmin=-0.5, vmax=9.5)
         ax.set_title(f"{name} (PCA)")
         ax.set_xticks([])
@@ -151,7 +148,7 @@ def plot_noise_partition(noise: Any, partition: dict[str, Any], title: str = "")
     ----------
     noise : array-like of shape (n, 2)
     partition : dict
-        From :func:`koopkit_diffusion.analysis.noise_partition`.
+        From :func:`koopkit_diffusion.evaluation.latent.noise_partition`.
     title : str, default ""
 
     Returns
@@ -160,7 +157,7 @@ def plot_noise_partition(noise: Any, partition: dict[str, Any], title: str = "")
     """
     import matplotlib.pyplot as plt
 
-    e = _np(noise, "noise")
+    e = as_matrix(noise, "noise", flatten=True, finite=False)
     if e.shape[1] != 2:
         raise ValueError(f"the noise-partition figure needs 2-D noise, got {e.shape[1]} features")
     fig, axes = plt.subplots(1, 2, figsize=(9, 4.5), sharex=True, sharey=True)
@@ -178,3 +175,70 @@ def save_figure(fig: Any, path: Any) -> None:
 
     fig.savefig(path, dpi=150, bbox_inches="tight")
     plt.close(fig)
+
+
+def plot_samples(
+    samples: torch.Tensor,
+    path: str | os.PathLike,
+    labels: torch.Tensor | None = None,
+    title: str | None = None,
+    max_images: int = 100,
+) -> Path:
+    """Save samples as a PNG: a 2-D histogram for ``(n, 2)`` data, an image grid for images.
+
+    Parameters
+    ----------
+    samples : torch.Tensor of shape (n, 2) or (n, C, H, W)
+        2-D points, or images in [−1, 1] (values are clipped).
+    path : path
+        Output PNG file.
+    labels : torch.Tensor of shape (n,), optional
+        Image classes: the grid then shows one row per class (up to 10 per row).
+    title : str, optional
+    max_images : int, default 100
+        Images shown when ``labels`` is None.
+
+    Returns
+    -------
+    pathlib.Path
+    """
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import numpy as np
+
+    path = Path(path)
+    x = samples.detach().cpu().double().numpy()
+    if x.ndim == 2 and x.shape[1] == 2:
+        fig, ax = plt.subplots(figsize=(5, 5))
+        lim = np.quantile(np.abs(x), 0.999) * 1.05
+        ax.hist2d(x[:, 0], x[:, 1], bins=200, range=[[-lim, lim], [-lim, lim]], cmap="magma")
+        ax.set_aspect("equal")
+        ax.set_xticks([])
+        ax.set_yticks([])
+    elif x.ndim == 4:
+        if labels is not None:
+            y = labels.cpu().numpy()
+            rows = [np.flatnonzero(y == c)[:10] for c in np.unique(y)]
+        else:
+            idx = np.arange(min(len(x), max_images))
+            rows = [idx[i : i + 10] for i in range(0, len(idx), 10)]
+        n_rows, n_cols = len(rows), max(len(r) for r in rows)
+        c, h, w = x.shape[1:]
+        grid = np.ones((n_rows * (h + 1), n_cols * (w + 1), c))
+        for i, row in enumerate(rows):
+            for j, k in enumerate(row):
+                img = (np.clip(x[k], -1, 1).transpose(1, 2, 0) + 1) / 2
+                grid[i * (h + 1) : i * (h + 1) + h, j * (w + 1) : j * (w + 1) + w] = img
+        fig, ax = plt.subplots(figsize=(n_cols * 0.6 + 0.5, n_rows * 0.6 + 0.5))
+        ax.imshow(grid[..., 0] if c == 1 else grid, cmap="gray" if c == 1 else None, vmin=0, vmax=1)
+        ax.axis("off")
+    else:
+        raise ValueError(f"samples must have shape (n, 2) or (n, C, H, W), got {x.shape}")
+    if title:
+        ax.set_title(title)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=120, bbox_inches="tight")
+    plt.close(fig)
+    return path

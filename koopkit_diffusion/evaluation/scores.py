@@ -1,15 +1,13 @@
-"""Evaluation and analysis of a one-step generator beside its teacher: the functions behind
-``koopkit-diffusion evaluate | fid | fid-stats | analyze`` and the examples.
+"""Scores of a one-step generator beside its teacher (behind ``evaluate`` and ``fid``).
 
 - :func:`sample_pair` — samples of the one-step model and of the teacher from the *same* noises,
   with NFE and wall-clock time;
-- :func:`evaluate_2d` — SW1 and mean marginal W1 against reference sets (DESIGN §3);
+- :func:`evaluate_2d` — SW1 and mean marginal W1 against reference sets;
+  :func:`same_noise_scores` — SW1 and RMSE against the teacher's samples of the same noises;
 - :func:`evaluate_digits` — classifier-FID, class coverage and k-NN precision/recall in the
   digits classifier's features; :func:`compare_digits` — several generators and the teacher on
   the same noises;
-- :func:`evaluate_fid` — Inception FID against reference statistics;
-- :func:`analyze_model` — the analyses of :mod:`koopkit_diffusion.analysis`, written as figures
-  and ``analysis.json``.
+- :func:`evaluate_fid` — Inception FID against reference statistics.
 """
 
 from __future__ import annotations
@@ -17,16 +15,14 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
 
-from koopkit.io import write_json
-from koopkit_diffusion import analysis, analysis_plots
 from koopkit_diffusion.edm import heun_sample
-from koopkit_diffusion.metrics import (
+
+from .metrics import (
     frechet_distance,
     marginal_w1,
     precision_recall,
@@ -34,21 +30,18 @@ from koopkit_diffusion.metrics import (
 )
 
 __all__ = [
-    "analyze_model",
     "compare_digits",
     "evaluate_2d",
     "evaluate_digits",
     "evaluate_fid",
-    "label_dim",
     "same_noise_scores",
     "sample_pair",
 ]
 
 
-def label_dim(generator: Any) -> int:
-    """Number of classes a generator or teacher is conditioned on (0: unconditional)."""
-    config = getattr(generator, "config", None)
-    return int(getattr(config, "label_dim", 0) or getattr(generator, "label_dim", 0) or 0)
+def _label_dim(generator: Any) -> int:
+    # Teachers and students carry ``label_dim``; a plain denoiser function is unconditional.
+    return int(getattr(generator, "label_dim", 0) or 0)
 
 
 def _balanced(n: int, dim: int) -> torch.Tensor | None:
@@ -78,7 +71,7 @@ def sample_pair(
     Parameters
     ----------
     model : KDM-like
-        Has ``sample(noise=..., labels=...)``, ``data_shape`` and ``sigma_max``.
+        Has ``sample(noise=..., labels=...)``, ``shape`` and ``sigma_max``.
     teacher : callable or None
         ``denoiser(x, sigma, labels)`` sampled with :func:`~koopkit_diffusion.edm.heun_sample`
         (``2·n_steps − 1`` evaluations, float64 for flat data); ``None`` skips it.
@@ -93,18 +86,18 @@ def sample_pair(
     Returns
     -------
     dict
-        ``noise`` ``(n, *data_shape)``, ``labels`` (or None), ``samples``, ``seconds``, ``nfe``
+        ``noise`` ``(n, *shape)``, ``labels`` (or None), ``samples``, ``seconds``, ``nfe``
         (1) and, with a teacher, ``teacher_samples``, ``teacher_seconds``, ``teacher_nfe``.
     """
     if n < 1:
         raise ValueError(f"n must be a positive integer, got {n}")
-    shape = tuple(model.data_shape)
+    shape = tuple(model.shape)
     noise = torch.randn(n, *shape, generator=torch.Generator().manual_seed(seed))
     if labels is None:
-        labels = _balanced(n, max(label_dim(model), label_dim(teacher)))
+        labels = _balanced(n, max(_label_dim(model), _label_dim(teacher)))
     ref = next(model.parameters())
     start = time.perf_counter()
-    model_labels = labels if label_dim(model) else None
+    model_labels = labels if _label_dim(model) else None
     samples = _one_step(model, noise.to(ref.device), model_labels, batch_size)
     out = {
         "noise": noise,
@@ -114,7 +107,7 @@ def sample_pair(
         "nfe": 1,
     }
     if teacher is not None:
-        teacher_labels = labels if label_dim(teacher) else None
+        teacher_labels = labels if _label_dim(teacher) else None
         dtype = torch.float64 if len(shape) == 1 else torch.float32
         t_ref = next(teacher.parameters(), ref) if isinstance(teacher, torch.nn.Module) else ref
         chunks, nfe = [], 0
@@ -206,7 +199,7 @@ def evaluate_digits(samples: Any, classifier: Any, reference: Any, k: int = 3) -
     ----------
     samples : tensor of shape (n, 1, 8, 8)
         Generated digits in ``[−1, 1]``.
-    classifier : koopkit_diffusion.classifier.DigitsClassifier
+    classifier : koopkit_diffusion.evaluation.classifier.DigitsClassifier
     reference : tensor of shape (m, 1, 8, 8)
         Real digits (e.g. ``digits("train")[0]``).
     k : int, default 3
@@ -215,10 +208,10 @@ def evaluate_digits(samples: Any, classifier: Any, reference: Any, k: int = 3) -
     Returns
     -------
     dict
-        ``classifier_fid``, ``coverage`` (see :func:`~koopkit_diffusion.classifier.class_coverage`),
-        ``precision``, ``recall``.
+        ``classifier_fid``, ``coverage`` (see
+        :func:`~koopkit_diffusion.evaluation.classifier.class_coverage`), ``precision``, ``recall``.
     """
-    from koopkit_diffusion.classifier import class_coverage, classifier_features
+    from .classifier import class_coverage, classifier_features
 
     fake = classifier_features(classifier, samples).double().numpy()
     real = classifier_features(classifier, reference).double().numpy()
@@ -252,7 +245,7 @@ def compare_digits(
         E.g. ``{"KDM": kdm, "KD": kd}``.
     teacher : callable or None
         Sampled with ``n_steps`` Heun steps (``2·n_steps − 1`` NFE) under the name ``"teacher"``.
-    classifier : koopkit_diffusion.classifier.DigitsClassifier
+    classifier : koopkit_diffusion.evaluation.classifier.DigitsClassifier
     reference : tensor of shape (m, 1, 8, 8)
         Real digits.
     n : int, default 2000
@@ -307,8 +300,8 @@ def evaluate_fid(
     dict
         ``fid`` and ``n`` (number of samples).
     """
-    from koopkit_diffusion.inception import inception_stats, load_inception
-    from koopkit_diffusion.metrics import load_stats
+    from .inception import inception_stats, load_inception
+    from .metrics import load_stats
 
     mu_ref, sigma_ref = load_stats(ref_stats)
     model = load_inception(inception_weights, device=device)
@@ -317,102 +310,3 @@ def evaluate_fid(
         "fid": frechet_distance(stats.mean, stats.covariance, mu_ref, sigma_ref),
         "n": stats.count,
     }
-
-
-def analyze_model(
-    model: Any,
-    teacher: Callable | None,
-    out_dir: str | os.PathLike,
-    classifier: Any = None,
-    n: int = 1000,
-    n_flow: int = 512,
-    k: int = 10,
-    n_clusters: int = 8,
-    seed: int = 0,
-) -> dict[str, Any]:
-    """Run the analyses of :mod:`koopkit_diffusion.analysis` and write figures and JSON.
-
-    Writes into ``out_dir``: ``latent_embedding.png``, ``operator_spectrum.png``,
-    ``representability.png`` (with a teacher), ``noise_partition.png`` (2-D data with a teacher)
-    and ``analysis.json``.
-
-    Parameters
-    ----------
-    model : KDM-like
-    teacher : callable or None
-        Needed for the representability analysis and the noise partition.
-    out_dir : path-like
-    classifier : DigitsClassifier, optional
-        For image data: semantic features and classes of the outputs. Without it (flat data)
-        the outputs' coordinates are the semantics and their k-means cells the classes.
-    n : int, default 1000
-        Noises of the latent–semantic analysis.
-    n_flow : int, default 512
-        Noises of the representability analysis (teacher trajectories).
-    k : int, default 10
-        Neighbours of the k-NN label agreement.
-    n_clusters : int, default 8
-        k-means cells for flat data.
-    seed : int, default 0
-
-    Returns
-    -------
-    dict
-        What ``analysis.json`` holds.
-    """
-    from koopkit_diffusion.classifier import classifier_features
-
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    gen = torch.Generator().manual_seed(seed)
-    shape = tuple(model.data_shape)
-    noise = torch.randn(n, *shape, generator=gen)
-    labels = _balanced(n, label_dim(model))
-    latents, samples = analysis.kdm_latents(model, noise, labels)
-    if classifier is not None:
-        semantic = classifier_features(classifier, samples)
-        with torch.no_grad():
-            classes = classifier(samples.float()).argmax(1).numpy()
-    else:
-        semantic = samples.reshape(n, -1)
-        (classes,) = analysis.cluster_labels(semantic, n_clusters=n_clusters, seed=seed)
-    proximity = analysis.latent_semantic_proximity(
-        latents, noise, semantic, classes, k=k, groups=labels
-    )
-    report: dict[str, Any] = {
-        "conditional": bool(label_dim(model)),
-        "latent_semantic": proximity.to_dict(),
-    }
-    figures = {
-        "latent_embedding.png": analysis_plots.plot_latent_embedding(latents, noise, classes),
-        "operator_spectrum.png": analysis_plots.plot_operator_spectrum(
-            model.operator.eigenvalues().detach().cpu().numpy()
-        ),
-    }
-    if teacher is not None:
-        flow_noise = torch.randn(n_flow, *shape, generator=gen)
-        dim = max(label_dim(model), label_dim(teacher))
-        flow_labels = _balanced(n_flow, dim)
-        rep = analysis.flow_representability(
-            model,
-            teacher,
-            flow_noise,
-            labels=flow_labels if label_dim(model) else None,
-            teacher_labels=flow_labels if label_dim(teacher) else None,
-        )
-        report["representability"] = rep.to_dict()
-        figures["representability.png"] = analysis_plots.plot_representability(rep)
-        if shape == (2,):
-            pair = sample_pair(model, teacher, n, seed=seed)
-            part = analysis.noise_partition(
-                pair["noise"], pair["teacher_samples"], pair["samples"], n_clusters, seed
-            )
-            report["noise_partition_agreement"] = part["agreement"]
-            figures["noise_partition.png"] = analysis_plots.plot_noise_partition(
-                pair["noise"], part
-            )
-    for name, fig in figures.items():
-        analysis_plots.save_figure(fig, out / name)
-    report["figures"] = sorted(figures)
-    write_json(report, out / "analysis.json")
-    return report
