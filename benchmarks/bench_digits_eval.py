@@ -28,7 +28,7 @@ from pathlib import Path
 
 import torch
 
-from koopkit_diffusion.kdm_run import train_model
+from koopkit_diffusion.runs.training import train_model
 from koopkit_diffusion.pairs import generate_pairs
 from koopkit_diffusion.teacher import PRESETS, load_teacher, train_teacher
 

@@ -67,9 +67,9 @@ class _PlainKDM(nn.Module):
 
 
 def bench_step(args) -> None:
-    from koopkit_diffusion.kdm_networks import ACTIVATIONS
-    from koopkit_diffusion.kdm_run import build_model
-    from koopkit_diffusion.presets import get_preset
+    from koopkit_diffusion.kdm.networks import ACTIVATIONS
+    from koopkit_diffusion.runs.training import build_model
+    from koopkit_diffusion.runs.presets import get_preset
     from koopkit_diffusion.trainer import TensorDictDataset, Trainer
 
     preset = get_preset("checkerboard", dict(s.split("=", 1) for s in args.set))
@@ -116,8 +116,8 @@ def bench_step(args) -> None:
 
 def bench_sample(args) -> None:
     from koopkit_diffusion.edm import heun_sample
-    from koopkit_diffusion.kdm_run import build_model
-    from koopkit_diffusion.presets import get_preset
+    from koopkit_diffusion.runs.training import build_model
+    from koopkit_diffusion.runs.presets import get_preset
     from koopkit_diffusion.teacher import PRESETS, build_teacher, load_teacher
 
     torch.manual_seed(0)
@@ -141,8 +141,8 @@ def bench_sample(args) -> None:
 
 def bench_quality(args) -> None:
     from koopkit_diffusion.data import checkerboard
-    from koopkit_diffusion.kdm_run import load_model
-    from koopkit_diffusion.metrics import sliced_wasserstein
+    from koopkit_diffusion.runs.training import load_model
+    from koopkit_diffusion.evaluation.metrics import sliced_wasserstein
     from koopkit_diffusion.pairs import PairDataset
 
     held = PairDataset(args.eval_pairs)[: args.n]

@@ -53,7 +53,7 @@ def _parse_config(text: str) -> tuple[str, dict[str, str]]:
 
 
 def _score(model, noise, teacher_50k, large, true) -> dict[str, float]:
-    from koopkit_diffusion.metrics import sliced_wasserstein
+    from koopkit_diffusion.evaluation.metrics import sliced_wasserstein
 
     with torch.no_grad():
         fresh = torch.cat([model.sample(noise=c) for c in noise.split(50_000)])
@@ -86,11 +86,11 @@ def main() -> None:
 
     from koopkit.io import write_json
     from koopkit_diffusion.data import checkerboard
-    from koopkit_diffusion.kdm_run import train_model
-    from koopkit_diffusion.metrics import sliced_wasserstein
+    from koopkit_diffusion.runs.training import train_model
+    from koopkit_diffusion.evaluation.metrics import sliced_wasserstein
     from koopkit_diffusion.pairs import PairDataset, generate_pairs
-    from koopkit_diffusion.presets import get_preset
-    from koopkit_diffusion.quickstart import QuickstartConfig
+    from koopkit_diffusion.runs.presets import get_preset
+    from koopkit_diffusion.runs.quickstart import QuickstartConfig
     from koopkit_diffusion.teacher import load_teacher
 
     qs, out = Path(args.quickstart), Path(args.out)

@@ -26,7 +26,7 @@ import torch
 
 from koopkit_diffusion import data
 from koopkit_diffusion.edm import heun_sample
-from koopkit_diffusion.metrics import sliced_wasserstein
+from koopkit_diffusion.evaluation.metrics import sliced_wasserstein
 from koopkit_diffusion.teacher import (
     PRESETS,
     load_teacher,

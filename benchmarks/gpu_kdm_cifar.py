@@ -62,7 +62,7 @@ def build_model_and_config(preset: str, overrides: dict[str, str], lpips_dir: Pa
     benchmark measures speed, not perceptual quality).
     """
     from koopkit_diffusion.kdm import KDM
-    from koopkit_diffusion.presets import get_preset
+    from koopkit_diffusion.runs.presets import get_preset
 
     spec = get_preset(preset, {**overrides, "model.lpips_weights": str(lpips_dir)})
     return KDM(spec.model), spec.train
@@ -107,7 +107,7 @@ def parse_mode(mode: str) -> dict:
 def separate_lpips_passes(enabled: bool):
     """Within the block, ``ReconstructionLoss.against`` evaluates each distance on its own with
     the target in the graph: the four-forward, four-backward LPIPS cost of the earlier code."""
-    from koopkit_diffusion.losses import ReconstructionLoss, _cached_lpips
+    from koopkit_diffusion.kdm.losses import ReconstructionLoss, _cached_lpips
 
     if not enabled:
         yield

@@ -75,11 +75,11 @@ def main() -> None:
     from koopkit_diffusion.data import checkerboard
     from koopkit_diffusion.edm import heun_sample
     from koopkit_diffusion.evaluation import analyze_model, same_noise_scores
-    from koopkit_diffusion.kdm_run import train_model
-    from koopkit_diffusion.metrics import sliced_wasserstein
+    from koopkit_diffusion.runs.training import train_model
+    from koopkit_diffusion.evaluation.metrics import sliced_wasserstein
     from koopkit_diffusion.pairs import PairDataset, generate_pairs
-    from koopkit_diffusion.presets import get_preset
-    from koopkit_diffusion.quickstart import CHECKERBOARD_SCALE
+    from koopkit_diffusion.runs.presets import get_preset
+    from koopkit_diffusion.runs.quickstart import CHECKERBOARD_SCALE
     from koopkit_diffusion.teacher import load_teacher, plot_samples, train_teacher
 
     work = Path(args.workdir)

@@ -41,12 +41,12 @@ def main() -> None:
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
 
-    from koopkit_diffusion.classifier import classifier_fid, load_digits_classifier
+    from koopkit_diffusion.evaluation.classifier import classifier_fid, load_digits_classifier
     from koopkit_diffusion.data import digits
     from koopkit_diffusion.evaluation import analyze_model
-    from koopkit_diffusion.kdm_run import train_model
+    from koopkit_diffusion.runs.training import train_model
     from koopkit_diffusion.pairs import PairDataset, generate_pairs
-    from koopkit_diffusion.presets import get_preset
+    from koopkit_diffusion.runs.presets import get_preset
     from koopkit_diffusion.teacher import PRESETS, load_teacher, plot_samples, train_teacher
 
     work = Path(args.workdir)

@@ -75,8 +75,8 @@ SMOKE = {
 
 
 def _smoke(work: Path) -> None:
-    from koopkit_diffusion.kdm_run import load_model, train_model
-    from koopkit_diffusion.losses import LPIPS_LINEAR_FILE, LPIPS_TRUNK_FILE, _vgg16_trunk
+    from koopkit_diffusion.runs.training import load_model, train_model
+    from koopkit_diffusion.kdm.losses import LPIPS_LINEAR_FILE, LPIPS_TRUNK_FILE, _vgg16_trunk
     from koopkit_diffusion.pairs import PairSetWriter, new_manifest
 
     torch.manual_seed(0)

@@ -1,4 +1,4 @@
-"""Tests of koopkit_diffusion.metrics: 2-D distances, Fréchet distance, stats, precision/recall."""
+"""koopkit_diffusion.evaluation.metrics: 2-D distances, Fréchet distance, stats, PR."""
 
 import numpy as np
 import pytest
@@ -7,7 +7,7 @@ import torch
 from hypothesis import given
 from hypothesis import strategies as st
 
-from koopkit_diffusion.metrics import (
+from koopkit_diffusion.evaluation.metrics import (
     FeatureStats,
     frechet_distance,
     load_stats,
