@@ -28,16 +28,11 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
 from koopkit.io import write_json  # noqa: E402
-from koopkit_diffusion.evaluation.plots import save_figure  # noqa: E402
-from koopkit_diffusion.evaluation.classifier import load_digits_classifier  # noqa: E402
 from koopkit_diffusion.data import digits  # noqa: E402
-from koopkit_diffusion.evaluation import (  # noqa: E402
-    analyze_model,
-    compare_digits,
-    sample_pair,
-)
-from koopkit_diffusion.runs.evaluate import load_generator  # noqa: E402
-from koopkit_diffusion.teacher import load_teacher  # noqa: E402
+from koopkit_diffusion.evaluation import analyze_model, compare_digits, sample_pair  # noqa: E402
+from koopkit_diffusion.evaluation.classifier import load_digits_classifier  # noqa: E402
+from koopkit_diffusion.evaluation.plots import save_figure  # noqa: E402
+from koopkit_diffusion.runs import load_generator, load_teacher  # noqa: E402
 
 
 def sample_grid(models: dict, teacher, path: Path, n: int = 10) -> None:

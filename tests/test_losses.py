@@ -17,14 +17,7 @@ from koopkit_diffusion.kdm import lpips as P
 @pytest.fixture(scope="module")
 def lpips_dir(tmp_path_factory):
     """Randomly initialised LPIPS weights saved in the documented file format."""
-    folder = tmp_path_factory.mktemp("lpips")
-    torch.manual_seed(0)
-    torch.save(P._vgg16_trunk().state_dict(), folder / P.LPIPS_TRUNK_FILE)
-    heads = {
-        f"lin{i}.model.1.weight": torch.rand(1, c, 1, 1) for i, c in enumerate(P._LPIPS_CHANNELS)
-    }
-    torch.save(heads, folder / P.LPIPS_LINEAR_FILE)
-    return folder
+    return P.write_random_weights(tmp_path_factory.mktemp("lpips"))
 
 
 @given(st.integers(1, 5), st.integers(1, 6), st.integers(0, 2**31 - 1))

@@ -12,10 +12,10 @@ from koopkit_diffusion.evaluation.metrics import (
     frechet_distance,
     load_stats,
     marginal_w1,
-    precision_recall,
     save_stats,
     sliced_wasserstein,
 )
+from koopkit_diffusion.evaluation.precision_recall import precision_recall
 
 
 def _random_gaussian(rng: np.random.Generator, d: int) -> tuple[np.ndarray, np.ndarray]:

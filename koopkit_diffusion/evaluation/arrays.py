@@ -6,7 +6,7 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["as_matrix"]
+__all__ = ["as_matrix", "as_matrix_pair", "subsample"]
 
 
 def as_matrix(x: Any, name: str, flatten: bool = False, finite: bool = True) -> np.ndarray:
@@ -48,3 +48,30 @@ def as_matrix(x: Any, name: str, flatten: bool = False, finite: bool = True) -> 
     if finite and not np.all(np.isfinite(x)):
         raise ValueError(f"{name} contains NaN or Inf")
     return x
+
+
+def as_matrix_pair(x: Any, y: Any) -> tuple[np.ndarray, np.ndarray]:
+    """Two sample sets as float64 matrices with the same number of features.
+
+    Returns
+    -------
+    x, y : ndarray of shape (n, d) and (m, d)
+
+    Raises
+    ------
+    ValueError
+        As :func:`as_matrix`, or when the feature counts differ.
+    """
+    x, y = as_matrix(x, "x"), as_matrix(y, "y")
+    if x.shape[1] != y.shape[1]:
+        raise ValueError(
+            f"x and y must have the same n_features, got {x.shape[1]} and {y.shape[1]}"
+        )
+    return x, y
+
+
+def subsample(x: np.ndarray, max_samples: int | None, rng: np.random.Generator) -> np.ndarray:
+    """At most ``max_samples`` rows of ``x`` drawn without replacement (all rows when ``None``)."""
+    if max_samples is None or x.shape[0] <= max_samples:
+        return x
+    return x[rng.choice(x.shape[0], size=max_samples, replace=False)]

@@ -6,7 +6,7 @@
 - Feature-space metrics: the Fréchet distance between Gaussian fits of two feature sets (the
   quantity behind FID and classifier-FID), streaming feature statistics (:class:`FeatureStats`),
   reference statistics on disk (:func:`save_stats`, :func:`load_stats`) and k-NN precision and
-  recall (:func:`precision_recall`).
+  recall (:func:`~koopkit_diffusion.evaluation.precision_recall.precision_recall`).
 
 The feature extractors live in :mod:`koopkit_diffusion.evaluation.inception` (Inception-v3 FID)
 and :mod:`koopkit_diffusion.evaluation.classifier` (classifier-FID for digits). All functions
@@ -25,7 +25,7 @@ import torch
 
 from koopkit.io import atomic_write
 
-from .arrays import as_matrix
+from .arrays import as_matrix, as_matrix_pair, subsample
 
 __all__ = [
     "FeatureStats",
@@ -34,20 +34,10 @@ __all__ = [
     "load_stats",
     "marginal_w1",
     "mmd_rbf",
-    "precision_recall",
     "save_stats",
     "sliced_wasserstein",
     "wasserstein_1d",
 ]
-
-
-def _pair(x: Any, y: Any) -> tuple[np.ndarray, np.ndarray]:
-    x, y = as_matrix(x, "x"), as_matrix(y, "y")
-    if x.shape[1] != y.shape[1]:
-        raise ValueError(
-            f"x and y must have the same n_features, got {x.shape[1]} and {y.shape[1]}"
-        )
-    return x, y
 
 
 def wasserstein_1d(a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -98,7 +88,7 @@ def sliced_wasserstein(x: Any, y: Any, n_directions: int = 512, seed: int = 0) -
     -------
     float
     """
-    x, y = _pair(x, y)
+    x, y = as_matrix_pair(x, y)
     if n_directions < 1:
         raise ValueError(f"n_directions must be a positive integer, got {n_directions}")
     directions = np.random.default_rng(seed).standard_normal((x.shape[1], n_directions))
@@ -118,14 +108,8 @@ def marginal_w1(x: Any, y: Any) -> float:
     -------
     float
     """
-    x, y = _pair(x, y)
+    x, y = as_matrix_pair(x, y)
     return float(np.mean(wasserstein_1d(x, y)))
-
-
-def _subsample(x: np.ndarray, max_samples: int | None, rng: np.random.Generator) -> np.ndarray:
-    if max_samples is None or x.shape[0] <= max_samples:
-        return x
-    return x[rng.choice(x.shape[0], size=max_samples, replace=False)]
 
 
 def _mean_pairwise(x: np.ndarray, y: np.ndarray, fn, block: int = 2048) -> float:
@@ -166,11 +150,11 @@ def mmd_rbf(
     -------
     float
     """
-    x, y = _pair(x, y)
+    x, y = as_matrix_pair(x, y)
     rng = np.random.default_rng(seed)
-    x, y = _subsample(x, max_samples, rng), _subsample(y, max_samples, rng)
+    x, y = subsample(x, max_samples, rng), subsample(y, max_samples, rng)
     if bandwidth is None:
-        pooled = _subsample(np.concatenate([x, y]), 2000, rng)
+        pooled = subsample(np.concatenate([x, y]), 2000, rng)
         d = np.sqrt(np.maximum(np.sum((pooled[:, None] - pooled[None]) ** 2, axis=-1), 0.0))
         bandwidth = float(np.median(d[np.triu_indices_from(d, k=1)]))
     if not bandwidth > 0:
@@ -200,9 +184,9 @@ def energy_distance(x: Any, y: Any, max_samples: int | None = 5000, seed: int = 
     -------
     float
     """
-    x, y = _pair(x, y)
+    x, y = as_matrix_pair(x, y)
     rng = np.random.default_rng(seed)
-    x, y = _subsample(x, max_samples, rng), _subsample(y, max_samples, rng)
+    x, y = subsample(x, max_samples, rng), subsample(y, max_samples, rng)
     exy = _mean_pairwise(x, y, np.sqrt)
     exx = _mean_pairwise(x, x, np.sqrt)
     eyy = _mean_pairwise(y, y, np.sqrt)
@@ -422,81 +406,3 @@ def load_stats(path: str | os.PathLike) -> tuple[np.ndarray, np.ndarray]:
                 f"(found {data.files})"
             )
         return _check_gaussian(data["mu"], data["sigma"], str(path))
-
-
-# ------------------------------------------------------------------- k-NN precision and recall
-
-
-def _kth_neighbour_radii(x: np.ndarray, k: int, block: int) -> np.ndarray:
-    """Distance from each row of ``x`` to its ``k``-th nearest other row."""
-    sq = np.sum(x * x, axis=1)
-    radii = np.empty(x.shape[0])
-    for start in range(0, x.shape[0], block):
-        xb = x[start : start + block]
-        d2 = np.maximum(sq[start : start + block, None] + sq[None, :] - 2.0 * xb @ x.T, 0.0)
-        # Column k of the sorted row: column 0 is the point itself (distance 0).
-        radii[start : start + block] = np.sqrt(np.partition(d2, k, axis=1)[:, k])
-    return radii
-
-
-def _coverage(queries: np.ndarray, centres: np.ndarray, radii: np.ndarray, block: int) -> float:
-    """Fraction of ``queries`` inside at least one ball ``B(centre_j, radius_j)``."""
-    c_sq = np.sum(centres * centres, axis=1)
-    r2 = radii**2
-    inside = 0
-    for start in range(0, queries.shape[0], block):
-        qb = queries[start : start + block]
-        d2 = np.sum(qb * qb, axis=1)[:, None] + c_sq[None, :] - 2.0 * qb @ centres.T
-        # A small tolerance keeps exact duplicates (distance 0 up to round-off) inside.
-        tol = 1e-9 * (1.0 + r2[None, :])
-        inside += int(np.sum(np.any(d2 <= r2[None, :] + tol, axis=1)))
-    return inside / queries.shape[0]
-
-
-def precision_recall(
-    real: Any,
-    fake: Any,
-    k: int = 3,
-    max_samples: int | None = 10000,
-    seed: int = 0,
-    block: int = 1024,
-) -> dict[str, float]:
-    """Improved precision and recall by k-nearest-neighbour manifolds (Kynkäänniemi et al. 2019).
-
-    Each set's manifold is the union of balls around its points whose radius is the distance to
-    the ``k``-th nearest neighbour within the set (Eq. 1–2 of the paper). *Precision* is the
-    fraction of ``fake`` points inside the manifold of ``real`` (sample quality); *recall* is the
-    fraction of ``real`` points inside the manifold of ``fake`` (coverage).
-
-    Parameters
-    ----------
-    real : array-like of shape (n_real, d)
-        Reference features (e.g. Inception or classifier features of data).
-    fake : array-like of shape (n_fake, d)
-        Features of generated samples.
-    k : int, default 3
-        Neighbourhood size (the paper's default).
-    max_samples : int or None, default 10000
-        Each set is subsampled (without replacement, with ``seed``) to at most this many rows;
-        the cost is quadratic. ``None`` keeps all rows.
-    seed : int, default 0
-    block : int, default 1024
-        Rows per block of the pairwise-distance computation (bounds memory).
-
-    Returns
-    -------
-    dict
-        ``{"precision": float, "recall": float}``, both in ``[0, 1]``.
-    """
-    real, fake = _pair(real, fake)
-    if k < 1:
-        raise ValueError(f"k must be a positive integer, got {k}")
-    rng = np.random.default_rng(seed)
-    real, fake = _subsample(real, max_samples, rng), _subsample(fake, max_samples, rng)
-    if min(real.shape[0], fake.shape[0]) <= k:
-        raise ValueError(
-            f"both sets need more than k={k} samples, got {real.shape[0]} and {fake.shape[0]}"
-        )
-    precision = _coverage(fake, real, _kth_neighbour_radii(real, k, block), block)
-    recall = _coverage(real, fake, _kth_neighbour_radii(fake, k, block), block)
-    return {"precision": precision, "recall": recall}

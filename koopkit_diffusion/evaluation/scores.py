@@ -25,9 +25,9 @@ from koopkit_diffusion.edm import heun_sample
 from .metrics import (
     frechet_distance,
     marginal_w1,
-    precision_recall,
     sliced_wasserstein,
 )
+from .precision_recall import precision_recall
 
 __all__ = [
     "compare_digits",
@@ -282,7 +282,7 @@ def evaluate_fid(
     batch_size: int = 64,
     device: str = "cpu",
 ) -> dict[str, Any]:
-    """Inception FID of ``samples`` against reference statistics (DESIGN §3).
+    """Inception FID of ``samples`` against reference statistics (Heusel et al. 2017).
 
     Parameters
     ----------

@@ -14,7 +14,13 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-__all__ = ["LPIPS", "LPIPS_LINEAR_FILE", "LPIPS_TRUNK_FILE", "cached_lpips"]
+__all__ = [
+    "LPIPS",
+    "LPIPS_LINEAR_FILE",
+    "LPIPS_TRUNK_FILE",
+    "cached_lpips",
+    "write_random_weights",
+]
 
 #: File names :class:`LPIPS` expects inside its weights folder.
 LPIPS_TRUNK_FILE = "vgg16_features.pth"
@@ -192,3 +198,35 @@ def cached_lpips(weights_dir: str, resize: int | None, device: torch.device) -> 
     if key not in _LPIPS_CACHE:
         _LPIPS_CACHE[key] = LPIPS(weights_dir, resize=resize).to(device)
     return _LPIPS_CACHE[key]
+
+
+def write_random_weights(folder: str | os.PathLike, seed: int = 0) -> Path:
+    """Randomly initialised LPIPS weights in the two files :class:`LPIPS` reads.
+
+    For tests, smoke runs and speed benchmarks, where the perceptual quality of the distance does
+    not matter but its cost and file handling do. Never use them to report a score.
+
+    Parameters
+    ----------
+    folder : path-like
+        Created if missing; receives ``vgg16_features.pth`` and ``lpips_vgg.pth``.
+    seed : int, default 0
+
+    Returns
+    -------
+    pathlib.Path
+        ``folder``.
+    """
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    gen = torch.Generator().manual_seed(seed)
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        trunk = _vgg16_trunk().state_dict()
+    torch.save(trunk, folder / LPIPS_TRUNK_FILE)
+    heads = {
+        f"lin{i}.model.1.weight": torch.rand(1, c, 1, 1, generator=gen) / c
+        for i, c in enumerate(_LPIPS_CHANNELS)
+    }
+    torch.save(heads, folder / LPIPS_LINEAR_FILE)
+    return folder

@@ -36,7 +36,7 @@ __all__ = ["QuickstartConfig", "run_quickstart", "format_table", "SW_FLOOR", "CH
 
 logger = logging.getLogger(__name__)
 
-#: SW1 between two independent 50k sets of the checkerboard on ``[−2, 2]²`` (DESIGN §3).
+#: SW1 between two independent 50k sets of the checkerboard on ``[−2, 2]²`` (evaluation guide).
 SW_FLOOR = 0.0096
 #: :func:`koopkit_diffusion.data.checkerboard` divides by 0.45: distances scale by 1/0.45.
 CHECKERBOARD_SCALE = 0.45
