@@ -26,3 +26,32 @@ napoleon_use_rtype = False
 
 html_theme = "furo"
 html_title = "koopkit"
+
+# NumPy docstrings write types like "ndarray of shape (n, label_dim)": the type parser turns every
+# word into a cross-reference, so "shape" or "label_dim" would link to whichever attribute of that
+# name the API has (``PairDataset.shape``, ...). In a type, a bare lower-case word that is not a
+# builtin type is prose: it stays plain text.
+_LOWERCASE_TYPES = {
+    "int", "float", "complex", "str", "bool", "bytes", "dict", "list", "tuple", "set", "object",
+    "callable", "type", "slice", "range", "ndarray", "iterable", "sequence", "mapping",
+}  # fmt: skip
+
+
+def _unlink_prose_in_types(app, doctree):
+    from docutils import nodes
+    from sphinx.addnodes import pending_xref
+
+    for ref in list(doctree.findall(pending_xref)):
+        target = ref.get("reftarget", "")
+        if (
+            ref.get("refdomain") == "py"
+            and ref.get("reftype") in ("class", "obj")
+            and "." not in target
+            and target[:1].islower()
+            and target not in _LOWERCASE_TYPES
+        ):
+            ref.replace_self(nodes.Text(ref.astext()))
+
+
+def setup(app):
+    app.connect("doctree-read", _unlink_prose_in_types)

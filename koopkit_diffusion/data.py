@@ -76,8 +76,9 @@ def checkerboard_denoiser() -> Callable[..., torch.Tensor]:
     (``w = 1/0.45``). Given ``x``, square ``k`` has posterior weight ``∝ Π_d (Φ(β_d) − Φ(α_d))``
     with ``α_d = (a_{k,d} − x_d)/σ``, ``β_d = α_d + w/σ``, and within it each coordinate is a
     truncated normal with mean ``x_d + σ(φ(α_d) − φ(β_d))/(Φ(β_d) − Φ(α_d))``. Computed in
-    float64 with log-space masses, so it is stable for all ``σ > 0``. An analytic teacher: running
-    :func:`koopkit_diffusion.edm.heun_sample` on it isolates the sampler's discretisation error.
+    float64 with log-space masses, so it is stable for all ``σ > 0``. An analytic teacher:
+    running :func:`koopkit_diffusion.edm.sampler.heun_sample` on it isolates the sampler's
+    discretisation error.
 
     Returns
     -------

@@ -5,8 +5,8 @@
 * :func:`edm_loss` — ``λ(σ)·‖D(y + σn, σ) − y‖²``, ``ln σ ~ N(P_mean, P_std²)`` (Eq. 2);
 * :func:`sigma_schedule`, :func:`heun_sample` — the ρ-spaced steps (Eq. 5) and the deterministic
   2nd-order sampler (Algorithm 1);
-* :mod:`~koopkit_diffusion.edm.nets` — the networks (:class:`~koopkit_diffusion.edm.nets.MLPNet`,
-  :class:`~koopkit_diffusion.edm.nets.UNet`);
+* :mod:`~koopkit_diffusion.edm.nets` — the networks
+  (:class:`~koopkit_diffusion.edm.nets.mlp.MLPNet`, :class:`~koopkit_diffusion.edm.nets.unet.UNet`);
 * :func:`one_hot` — the one class-label helper.
 
 Nothing here imports another part of :mod:`koopkit_diffusion`.

@@ -64,8 +64,8 @@ class EDMPrecond(nn.Module):
     Parameters
     ----------
     net : torch.nn.Module
-        Raw network ``F``, e.g. :class:`koopkit_diffusion.edm.nets.MLPNet` or
-        :class:`koopkit_diffusion.edm.nets.UNet`.
+        Raw network ``F``, e.g. :class:`koopkit_diffusion.edm.nets.mlp.MLPNet` or
+        :class:`koopkit_diffusion.edm.nets.unet.UNet`.
     sigma_data : float, default 0.5
         Standard deviation of the (scaled) data.
     label_dim : int, default 0

@@ -73,8 +73,9 @@ def sample_pair(
     model : KDM-like
         Has ``sample(noise=..., labels=...)``, ``shape`` and ``sigma_max``.
     teacher : callable or None
-        ``denoiser(x, sigma, labels)`` sampled with :func:`~koopkit_diffusion.edm.heun_sample`
-        (``2·n_steps − 1`` evaluations, float64 for flat data); ``None`` skips it.
+        ``denoiser(x, sigma, labels)`` sampled with
+        :func:`~koopkit_diffusion.edm.sampler.heun_sample` (``2·n_steps − 1`` evaluations, float64
+        for flat data); ``None`` skips it.
     n : int
     seed : int, default 0
     n_steps : int, default 18

@@ -26,7 +26,7 @@ class KDMConfig:
         Scale of the teacher's starting noise; the model sees ``x_T = sigma_max·ε``.
     sigma_data : float
         The teacher's data scale: the noise encoder's input is scaled by EDM's
-        ``c_in(σmax) = 1/√(σmax² + σ_data²)`` (:func:`koopkit_diffusion.edm.input_scale`).
+        ``c_in(σmax) = 1/√(σmax² + σ_data²)`` (:func:`koopkit_diffusion.edm.precond.input_scale`).
     label_dim : int
         Number of classes (0: unconditional).
     network : {"mlp", "unet"}
@@ -146,7 +146,7 @@ class KDMConfig:
 
     @property
     def unet(self) -> dict[str, Any]:
-        """Keyword arguments for :class:`koopkit_diffusion.edm.nets.UNet`."""
+        """Keyword arguments for :class:`koopkit_diffusion.edm.nets.unet.UNet`."""
         return dict(
             model_channels=self.model_channels,
             channel_mult=list(self.channel_mult),

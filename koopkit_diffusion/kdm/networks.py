@@ -1,9 +1,9 @@
 """Encoder and decoder networks of the Koopman Distillation Model and the KD baseline.
 
 Flat data (the 2-D toys) uses plain MLPs; images use the project's UNet
-(:class:`koopkit_diffusion.edm.nets.UNet`, called without a noise level) with ``latent_channels``
-output channels at full resolution, optionally followed by a linear projection to
-``latent_dim`` (Berman et al. 2025, §4 and appendix on architectures).
+(:class:`koopkit_diffusion.edm.nets.unet.UNet`, called without a noise level) with
+``latent_channels`` output channels at full resolution, optionally followed by a linear projection
+to ``latent_dim`` (Berman et al. 2025, §4 and appendix on architectures).
 """
 
 from __future__ import annotations
@@ -113,7 +113,7 @@ class UNetEncoder(nn.Module):
         Linear projection of the ``latent_channels·H·W`` features to this size; ``None`` keeps them.
     label_dim : int
     unet : dict
-        Keyword arguments of :class:`koopkit_diffusion.edm.nets.UNet` (``model_channels``,
+        Keyword arguments of :class:`koopkit_diffusion.edm.nets.unet.UNet` (``model_channels``,
         ``channel_mult``, ``num_blocks``, ``attn_resolutions``, ``dropout``).
     input_scale : float, default 1.0
     """

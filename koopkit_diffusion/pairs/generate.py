@@ -131,7 +131,7 @@ def generate_pairs(
     ----------
     teacher : callable
         ``teacher(x, sigma, labels) -> D(x, σ)``, e.g. an
-        :class:`~koopkit_diffusion.edm.EDMPrecond`.
+        :class:`~koopkit_diffusion.edm.precond.EDMPrecond`.
         If it has a ``state_dict`` its sha256 is recorded and checked on resume.
     out_dir : path
         Directory of the pair set (created if missing).

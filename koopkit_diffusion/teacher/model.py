@@ -1,9 +1,9 @@
 """The EDM teacher: a preconditioned denoiser that knows its data and trains on the EDM loss.
 
-:class:`Teacher` is an :class:`~koopkit_diffusion.edm.EDMPrecond` around a network from
+:class:`Teacher` is an :class:`~koopkit_diffusion.edm.precond.EDMPrecond` around a network from
 :mod:`koopkit_diffusion.edm.nets`, with the description every consumer needs (``shape``,
 ``label_dim``, ``sigma_data``, ``sigma_min``, ``sigma_max``) and ``losses(batch)``, so that it
-trains through :class:`koopkit_diffusion.trainer.Trainer` like the students.
+trains through :class:`koopkit_diffusion.trainer.loop.Trainer` like the students.
 :class:`TeacherConfig` is its typed configuration; :func:`build_teacher` builds one.
 """
 
@@ -36,11 +36,12 @@ class TeacherConfig:
     label_dim : int
         Number of classes (0: unconditional).
     network : {"mlp", "unet"}
-        :class:`~koopkit_diffusion.edm.nets.MLPNet` or :class:`~koopkit_diffusion.edm.nets.UNet`.
+        :class:`~koopkit_diffusion.edm.nets.mlp.MLPNet` or
+        :class:`~koopkit_diffusion.edm.nets.unet.UNet`.
     hidden, depth : int
         MLP width and number of residual blocks.
     model_channels, channel_mult, num_blocks, attn_resolutions, dropout
-        UNet architecture (see :class:`~koopkit_diffusion.edm.nets.UNet`).
+        UNet architecture (see :class:`~koopkit_diffusion.edm.nets.unet.UNet`).
     embedding_type : {"positional", "fourier"}
         Noise-level embedding of either network.
     sigma_data, P_mean, P_std : float
@@ -149,7 +150,8 @@ class Teacher(EDMPrecond):
     Notes
     -----
     Called as ``teacher(x, sigma, labels)`` it is the denoiser ``D(x, σ)``
-    (:class:`~koopkit_diffusion.edm.EDMPrecond`); :attr:`denoiser` returns the module itself.
+    (:class:`~koopkit_diffusion.edm.precond.EDMPrecond`); :attr:`denoiser` returns the module
+    itself.
     """
 
     def __init__(
@@ -185,7 +187,7 @@ class Teacher(EDMPrecond):
         Returns
         -------
         dict
-            ``{"total": scalar}``: the batch mean of :func:`~koopkit_diffusion.edm.edm_loss`.
+            ``{"total": scalar}``: the batch mean of :func:`~koopkit_diffusion.edm.loss.edm_loss`.
         """
         if "sample" not in batch:
             raise ValueError(f"a teacher batch needs 'sample'; got keys {sorted(batch)}")

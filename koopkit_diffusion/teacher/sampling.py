@@ -21,7 +21,7 @@ def sample_teacher(
     dtype: torch.dtype | None = None,
     progress: bool = False,
 ) -> tuple[torch.Tensor, torch.Tensor | None]:
-    """Draw ``n`` samples with the Heun sampler (:func:`~koopkit_diffusion.edm.heun_sample`).
+    """Draw ``n`` samples with EDM's Heun sampler (:func:`~koopkit_diffusion.edm.heun_sample`).
 
     The noise ``ε`` is drawn on the CPU from ``torch.Generator().manual_seed(seed)`` (so the samples
     do not depend on ``batch_size`` or the device).

@@ -13,7 +13,7 @@ __all__ = ["LoggingMixin"]
 class LoggingMixin:
     """Writing the run's metric records.
 
-    Mixed into :class:`~koopkit_diffusion.trainer.Trainer`, whose attributes it reads.
+    Mixed into :class:`~koopkit_diffusion.trainer.loop.Trainer`, whose attributes it reads.
     """
 
     def _tensorboard(self) -> Any:

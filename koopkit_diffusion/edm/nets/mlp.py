@@ -36,8 +36,8 @@ class MLPNet(nn.Module):
 
     ``h = W_in x``; ``depth`` blocks ``h ← h + W1·SiLU(W0·SiLU(LN(h)) + A·emb)``; output
     ``W_out·SiLU(LN(h))``. The embedding is ``emb = SiLU(M1·SiLU(M0·(embed(c_noise) + L·y)))``
-    (as in the UNet, :class:`koopkit_diffusion.edm.nets.UNet`). With ``noise_labels=None`` the noise
-    embedding is left out (unconditional in time, e.g. a KDM encoder).
+    (as in the UNet, :class:`koopkit_diffusion.edm.nets.unet.UNet`). With ``noise_labels=None``
+    the noise embedding is left out (unconditional in time, e.g. a KDM encoder).
 
     Parameters
     ----------
