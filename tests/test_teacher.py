@@ -152,3 +152,29 @@ def test_plot_samples_writes_png_for_points_and_images_and_rejects_other_shapes(
     assert plot_samples(torch.rand(12, 3, 8, 8) * 2 - 1, tmp_path / "b.png").stat().st_size > 0
     with pytest.raises(ValueError, match=r"\(n, 2\) or \(n, C, H, W\)"):
         plot_samples(torch.randn(5, 3), tmp_path / "c.png")
+
+
+def test_teacher_trains_under_torchrun_with_two_processes(tmp_path):
+    """The teacher goes through the one trainer, so it gets DDP: `torchrun ... teacher train`."""
+    import os
+    import socket
+    import subprocess
+    import sys
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    sets = [f"{k}={v}" for k, v in {**TINY, "train.device": "cpu"}.items()]
+    cmd = [
+        sys.executable, "-m", "torch.distributed.run", "--nnodes", "1", "--nproc_per_node", "2",
+        "--master_addr", "127.0.0.1", "--master_port", str(port), "-m", "koopkit_diffusion.cli",
+        "teacher", "train", "--preset", "teacher-checkerboard", "--out", str(tmp_path / "run"),
+        *(a for s in sets for a in ("--set", s)),
+    ]  # fmt: skip
+    env = dict(os.environ, OMP_NUM_THREADS="1")
+    proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=180)
+    assert proc.returncode == 0, proc.stderr[-4000:]
+    state = load_run(tmp_path / "run")
+    assert state.step == 6
+    assert json.loads((tmp_path / "run" / "config.json").read_text())["world_size"] == 2
+    assert load_teacher(tmp_path / "run").shape == (2,)

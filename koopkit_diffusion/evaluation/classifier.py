@@ -41,7 +41,7 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 FEATURE_DIM = 64
-N_CLASSES = 10
+LABEL_DIM = 10
 _FORMAT_VERSION = 1
 
 
@@ -79,7 +79,7 @@ class DigitsClassifier(nn.Module):
             nn.Linear(64 * 2 * 2, FEATURE_DIM),
             nn.ReLU(),
         )
-        self.head = nn.Linear(FEATURE_DIM, N_CLASSES)
+        self.head = nn.Linear(FEATURE_DIM, LABEL_DIM)
         self.test_accuracy = float("nan")
 
     def features(self, x: torch.Tensor) -> torch.Tensor:
@@ -308,7 +308,7 @@ def class_coverage(
         probs = torch.cat([classifier(b).softmax(1) for b in torch.split(images, 1024)])
     confidence, predicted = probs.max(1)
     kept = predicted[confidence >= min_confidence]
-    counts = torch.bincount(kept, minlength=N_CLASSES).double()
+    counts = torch.bincount(kept, minlength=LABEL_DIM).double()
     fractions = (counts / max(len(kept), 1)).tolist()
     return {
         "fractions": fractions,
