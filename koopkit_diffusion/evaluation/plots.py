@@ -23,6 +23,7 @@ from .arrays import as_matrix
 from .representability import RepresentabilityResult
 
 __all__ = [
+    "plot_distillation_2d",
     "plot_samples",
     "plot_latent_embedding",
     "plot_noise_partition",
@@ -242,3 +243,115 @@ def plot_samples(
     fig.savefig(path, dpi=120, bbox_inches="tight")
     plt.close(fig)
     return path
+
+
+def plot_distillation_2d(
+    path: str | os.PathLike,
+    samples: dict[str, Any],
+    nfe: dict[str, int | None],
+    histories: dict[str, list[dict[str, Any]]],
+    eigenvalues: Any,
+    scores: dict[str, float] | None = None,
+    floor: float | None = None,
+    lim: float = 4.8,
+) -> Path:
+    """The 2-D distillation figure: samples, training losses and the Koopman operator's spectrum.
+
+    Parameters
+    ----------
+    path : path-like
+        Output PNG.
+    samples : dict of str to array-like of shape (n, 2)
+        In panel order, e.g. ``{"true": ..., "teacher": ..., "kdm": ..., "kd": ...}``.
+    nfe : dict of str to int or None
+        Network evaluations per sample of each entry (``None`` for the true distribution).
+    histories : dict of str to list of dict
+        ``metrics.jsonl`` records per student; every loss that is not identically zero is drawn.
+    eigenvalues : array-like of shape (d,), complex
+        Discrete-time eigenvalues of the KDM operator.
+    scores : dict of str to float, optional
+        SW1 to the true distribution per entry, shown in the titles.
+    floor : float, optional
+        SW1 between two independent true sets, shown with the scores.
+    lim : float, default 4.8
+        Half-width of the sample panels.
+
+    Returns
+    -------
+    pathlib.Path
+    """
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    scores = scores or {}
+    names = list(samples)
+    with plt.rc_context({"font.size": 13, "axes.titlesize": 14}):
+        fig, axes = plt.subplots(2, 3, figsize=(16, 10.5), constrained_layout=True)
+        panels = list(axes.flat)
+        image = None
+        for ax, name in zip(panels, names, strict=False):
+            x = as_matrix(samples[name], name, finite=False)
+            _, _, _, image = ax.hist2d(
+                x[:, 0], x[:, 1], bins=120, range=[[-lim, lim], [-lim, lim]], cmap="magma",
+                density=True, vmax=0.12,
+            )  # fmt: skip
+            label = "true board" if nfe.get(name) is None else f"{name.upper()}, {nfe[name]} NFE"
+            if name in scores:
+                label += f"\nSW1 to true {scores[name]:.4f}"
+                if floor:
+                    label += f" ({scores[name] / floor:.1f}x floor)"
+            ax.set_title(label)
+            ax.set_aspect("equal")
+            ax.set_xlabel("$x_1$")
+            ax.set_ylabel("$x_2$")
+        if image is not None:
+            fig.colorbar(image, ax=panels[: len(names)], shrink=0.6, label="density")
+        ax = panels[len(names)]
+        styles = {"kdm": "-", "kd": "--"}
+        for who, history in histories.items():
+            keys = sorted({k for r in history for k, v in r.items() if k not in _NOT_LOSSES})
+            for key in keys:
+                points = [(r["step"], r[key]) for r in history if key in r]
+                if points and any(v > 0 for _, v in points):
+                    steps, values = zip(*points, strict=True)
+                    ax.plot(steps, values, styles.get(who, "-"), label=f"{who.upper()} {key}")
+        ax.set_yscale("log")
+        ax.set_xlabel("step")
+        ax.set_ylabel("loss (log scale)")
+        ax.set_title("training losses (zero terms omitted)")
+        ax.legend(fontsize=10, ncol=2)
+        _plot_spectrum_zoomed(panels[len(names) + 1], np.asarray(eigenvalues))
+        fig.savefig(path, dpi=80)
+        plt.close(fig)
+    return Path(path)
+
+
+_NOT_LOSSES = {"step", "epoch", "time", "lr", "bad_steps", "bad_disc_steps", "samples_per_s"}
+
+
+def _plot_spectrum_zoomed(ax: Any, eig: np.ndarray) -> None:
+    """Eigenvalues zoomed to where they are, the unit circle through the view, |λ| > 1 marked."""
+    outside = np.abs(eig) > 1.0
+    pad = 0.05 + 0.1 * max(np.ptp(eig.real), np.ptp(eig.imag))
+    lo_x, hi_x = eig.real.min() - pad, eig.real.max() + pad
+    lo_y, hi_y = eig.imag.min() - pad, eig.imag.max() + pad
+    theta = np.linspace(0, 2 * np.pi, 2000)
+    ax.plot(np.cos(theta), np.sin(theta), "k-", lw=1.0, label="unit circle")
+    ax.scatter(eig.real[~outside], eig.imag[~outside], s=22, c="C0", label="|λ| ≤ 1")
+    if outside.any():
+        ax.scatter(eig.real[outside], eig.imag[outside], s=30, c="C3", marker="^", label="|λ| > 1")
+    ax.set_xlim(lo_x, hi_x)
+    ax.set_ylim(lo_y, hi_y)
+    ax.set_xlabel("Re λ")
+    ax.set_ylabel("Im λ")
+    ax.set_title(f"KDM operator: {len(eig)} discrete-time eigenvalues")
+    ax.legend(fontsize=10, loc="lower left")
+    ax.text(
+        0.02, 0.98,
+        f"{int(outside.sum())} of {len(eig)} have |λ| > 1: directions K stretches.\n"
+        "One step is all KDM applies, so this is allowed;\nrolled out, K would not be stable.",
+        transform=ax.transAxes, va="top", fontsize=10,
+        bbox={"facecolor": "white", "alpha": 0.8, "edgecolor": "none"},
+    )  # fmt: skip
