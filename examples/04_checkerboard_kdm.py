@@ -1,4 +1,6 @@
-"""KDM on the 2-D checkerboard: teacher → 35-NFE pairs → KDM and the KD baseline → SW1.
+"""KDM on the 2-D checkerboard: teacher → 35-NFE pairs → KDM and the KD baseline → SW1
+===================================================================================
+
 
 The default configuration is the fastest good one found on two CPU cores (smaller networks and
 batches than the paper, more steps per minute); ``--paper`` trains the paper's configuration

@@ -1,4 +1,6 @@
-"""KDM on 8×8 digits: a class-conditional teacher → pairs → KDM and the KD baseline → grids.
+"""KDM on 8×8 digits: a class-conditional teacher → pairs → KDM and the KD baseline → grids
+========================================================================================
+
 
 Trains the ``digits`` EDM teacher (a small class-conditional UNet), generates noise→sample pairs
 with its 18-step Heun sampler (35 evaluations), trains a conditional KDM (label embedding + control
@@ -27,9 +29,11 @@ from pathlib import Path
 
 import torch
 
+TITLE = "KDM on 8×8 digits: a class-conditional teacher → pairs → KDM and the KD baseline → grids"
+
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=TITLE)
     parser.add_argument("--workdir", default="runs/example05")
     parser.add_argument("--quick", action="store_true", help="small budgets (≈ 16 min, 2 cores)")
     parser.add_argument("--teacher-steps", type=int, default=None, help="override the budget")

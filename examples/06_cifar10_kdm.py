@@ -1,4 +1,6 @@
-"""KDM on CIFAR-10 at paper scale (GPU), with a CPU smoke test of the same code path.
+"""KDM on CIFAR-10 at paper scale (GPU), with a CPU smoke test of the same code path
+=================================================================================
+
 
 The paper's setting (Berman et al. 2025): 1M noise→sample pairs from an EDM teacher with 18 Heun
 steps; three UNets (64 channels, mult (1, 2, 2, 2), 4 blocks, attention at 16×16, 1 latent

@@ -13,6 +13,8 @@ from .common import print_json
 
 __all__ = ["register"]
 
+_WEIGHTS_HELP = "the Inception weights file, pt_inception-2015-12-05-6726825d.pth"
+
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     """Add ``evaluate``, ``fid``, ``fid-stats`` and ``analyze`` to the parser."""
@@ -28,7 +30,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     ev.add_argument("--no-teacher", action="store_true", help="skip the teacher's scores")
     ev.add_argument("--cache-dir", default=None, help="digits classifier cache folder")
     ev.add_argument("--ref", default=None, help="Inception reference statistics (.npz)")
-    ev.add_argument("--inception-weights", default=None, help="pt_inception-2015-12-05-*.pth")
+    ev.add_argument(
+        "--inception-weights",
+        default=None,
+        help=_WEIGHTS_HELP,
+    )
     ev.add_argument("--device", default="cpu")
     ev.set_defaults(func=_evaluate)
 
@@ -37,7 +43,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     source.add_argument("--samples", help=".npz (key 'samples') or .npy of images in [-1, 1]")
     source.add_argument("--run", help="run directory: draw --n one-step samples")
     fid.add_argument("--ref", required=True, help="reference statistics (.npz with mu, sigma)")
-    fid.add_argument("--inception-weights", required=True, help="pt_inception-2015-12-05-*.pth")
+    fid.add_argument(
+        "--inception-weights",
+        required=True,
+        help=_WEIGHTS_HELP,
+    )
     fid.add_argument("--n", type=int, default=50_000, help="samples drawn with --run")
     fid.add_argument("--seed", type=int, default=0)
     fid.add_argument("--batch-size", type=int, default=64)
@@ -51,7 +61,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="CIFAR-10 archive or folder, a folder of images, or an .npz/.npy array of images",
     )
     stats.add_argument("--out", required=True, help="output .npz (mu, sigma, count)")
-    stats.add_argument("--inception-weights", required=True, help="pt_inception-2015-12-05-*.pth")
+    stats.add_argument(
+        "--inception-weights",
+        required=True,
+        help=_WEIGHTS_HELP,
+    )
     stats.add_argument("--resolution", type=int, default=None, help="image folders: resize to")
     stats.add_argument("--split", default="train", choices=("train", "test"), help="CIFAR-10")
     stats.add_argument("--batch-size", type=int, default=64)

@@ -42,7 +42,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--noise-scale",
         type=float,
         required=True,
-        help="factor the source's noise carries (80 for sigma_max*eps, 1 for eps)",
+        help="factor the source's noise carries (80 for sigma_max·eps, 1 for eps)",
     )
     imp.add_argument(
         "--noise-index",
