@@ -10,7 +10,7 @@ noise and loss weights are set in ``BEST``). Scores are SW1 (512 directions) bet
 50k one-step samples (from fresh noise) and 50k held-out teacher samples, beside the floor of two
 independent 50k true sets, with NFE and sampling time for each. Every SW1 is printed twice: in the
 units of ``data.checkerboard`` (the board divided by 0.45; floor 0.019 ± 0.004) and in the
-board's own ``[-2, 2]²`` units (× 0.45; floor 0.0084 ± 0.0016, the units of DESIGN's ≈ 0.0096).
+board's own ``[-2, 2]²`` units (× 0.45; floor 0.0084 ± 0.0016, where ≈ 0.0096 is usually quoted).
 Beside them, SW1 and RMSE against the teacher's samples of the *same* held-out noises
 (:func:`koopkit_diffusion.evaluation.same_noise_scores`): no floor, so they rank two students
 that both sit at it. Then the analyses of the KDM latent (latent–semantic proximity,
