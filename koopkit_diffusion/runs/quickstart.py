@@ -29,7 +29,6 @@ from typing import Any
 
 import numpy as np
 import torch
-
 from tqdm.auto import tqdm
 
 from koopkit.io import write_json
