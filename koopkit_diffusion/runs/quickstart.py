@@ -166,7 +166,7 @@ def run_quickstart(
     )
     logger.info("[1/5] teacher: %d steps", cfg.teacher_steps)
     train_run(teacher_preset, out / "teacher", resume="auto")
-    teacher = load_teacher(out / "teacher")
+    load_teacher(out / "teacher")  # a teacher run that does not load stops the tour here
     timings["teacher_train_s"] = time.perf_counter() - t0
 
     t0 = time.perf_counter()
