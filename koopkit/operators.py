@@ -101,6 +101,14 @@ class KoopmanOperator(nn.Module):
             raise ValueError(
                 f"z must have shape (batch, {self.dim}) (last axis = dim), got {tuple(z.shape)}"
             )
+        param = next(self.parameters(), None)
+        mixed = param is not None and z.dtype != param.dtype
+        if not z.is_floating_point() or (mixed and not torch.is_autocast_enabled(z.device.type)):
+            expected = param.dtype if param is not None else "a floating dtype"
+            raise ValueError(
+                f"z must be a floating tensor of the operator's dtype {expected}, got {z.dtype} "
+                "(convert z, or the operator with .to(dtype))"
+            )
 
     def forward(self, z: torch.Tensor) -> torch.Tensor:
         """One step ``z @ K.T + b``.
