@@ -201,6 +201,8 @@ def test_an_inconsistent_manifest_is_refused_by_verify_and_train(
     edit_manifest(pairs, change)
     code, out, _ = cli(capsys, "pairs", "verify", pairs)
     assert code == 1 and expected in out and "manifest.json" in out
+    code, out, _ = cli(capsys, "pairs", "info", pairs)
+    assert code == 0 and any(expected in line for line in json.loads(out)["problems"])
     code, _, err = train_cli(capsys, pairs, tmp_path / "kdm")
     assert code == 2 and expected in err
 
@@ -777,3 +779,5 @@ def test_operators_refuse_inputs_of_the_wrong_dtype():
             with pytest.raises(ValueError, match="dtype"):
                 op(z)
         assert op(torch.zeros(3, 4)).dtype == torch.float32
+        with torch.autocast("cpu", dtype=torch.bfloat16):  # mixed precision casts on purpose
+            assert torch.isfinite(op(torch.zeros(3, 4, dtype=torch.bfloat16))).all()

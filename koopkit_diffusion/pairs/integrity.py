@@ -367,12 +367,23 @@ def info(directory: str | os.PathLike) -> dict[str, Any]:
     Returns
     -------
     dict
-        Manifest fields, ``shards_complete`` and ``bytes`` (total of the complete shards).
+        Manifest fields, ``shards_complete``, ``bytes`` (total of the complete shards) and, when
+        the manifest contradicts itself, ``problems`` (see :func:`manifest_problems`).
     """
     manifest = read_manifest(directory)
     summary = {k: v for k, v in manifest.items() if k != "shards"}
-    summary["shards_complete"] = len(manifest["shards"])
-    summary["bytes"] = sum(f["bytes"] for s in manifest["shards"] for f in s["files"].values())
+    shards = manifest.get("shards") if isinstance(manifest.get("shards"), list) else []
+    summary["shards_complete"] = len(shards)
+    summary["bytes"] = sum(
+        f["bytes"]
+        for s in shards
+        if isinstance(s, dict) and isinstance(s.get("files"), dict)
+        for f in s["files"].values()
+        if isinstance(f, dict) and isinstance(f.get("bytes"), int)
+    )
+    problems = manifest_problems(manifest)
+    if problems:
+        summary["problems"] = problems
     return summary
 
 
