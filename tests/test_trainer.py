@@ -185,7 +185,13 @@ def test_consecutive_bad_steps_abort(tmp_path):
 def test_keep_last_k_checkpoints_and_latest_pointer(tmp_path):
     train(_make("regressor"), toy_dataset(), _config(steps=10, checkpoint_every=2), tmp_path)
     names = sorted(p.name for p in (tmp_path / "checkpoints").iterdir())
-    assert names == ["ckpt-00000008.pt", "ckpt-00000010.pt", "latest"]
+    assert names == [
+        "ckpt-00000008.pt",
+        "ckpt-00000008.pt.sha256",
+        "ckpt-00000010.pt",
+        "ckpt-00000010.pt.sha256",
+        "latest",
+    ]
     assert (tmp_path / "checkpoints" / "latest").read_text().strip() == "ckpt-00000010.pt"
 
 

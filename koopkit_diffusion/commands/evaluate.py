@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import argparse
 
-from .common import print_json
+from .common import device, positive_int, print_json
 
 __all__ = ["register"]
 
@@ -22,7 +22,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "evaluate", help="score a trained one-step generator beside its teacher"
     )
     ev.add_argument("--run", required=True, help="run directory of a KDM (or KD) training")
-    ev.add_argument("--n", type=int, default=None, help="samples (2-D: 50000, images: 2000)")
+    ev.add_argument(
+        "--n", type=positive_int, default=None, help="samples (2-D: 50000, images: 2000)"
+    )
     ev.add_argument("--seed", type=int, default=0)
     ev.add_argument(
         "--teacher", default=None, help="teacher run directory (default: the run record's)"
@@ -30,12 +32,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     ev.add_argument("--no-teacher", action="store_true", help="skip the teacher's scores")
     ev.add_argument("--cache-dir", default=None, help="digits classifier cache folder")
     ev.add_argument("--ref", default=None, help="Inception reference statistics (.npz)")
-    ev.add_argument(
-        "--inception-weights",
-        default=None,
-        help=_WEIGHTS_HELP,
-    )
-    ev.add_argument("--device", default="cpu")
+    ev.add_argument("--inception-weights", default=None, help=_WEIGHTS_HELP)
+    ev.add_argument("--device", type=device, default="cpu")
     ev.set_defaults(func=_evaluate)
 
     fid = subparsers.add_parser("fid", help="Inception FID of samples against reference stats")
@@ -43,15 +41,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     source.add_argument("--samples", help=".npz (key 'samples') or .npy of images in [-1, 1]")
     source.add_argument("--run", help="run directory: draw --n one-step samples")
     fid.add_argument("--ref", required=True, help="reference statistics (.npz with mu, sigma)")
-    fid.add_argument(
-        "--inception-weights",
-        required=True,
-        help=_WEIGHTS_HELP,
-    )
-    fid.add_argument("--n", type=int, default=50_000, help="samples drawn with --run")
+    fid.add_argument("--inception-weights", required=True, help=_WEIGHTS_HELP)
+    fid.add_argument("--n", type=positive_int, default=50_000, help="samples drawn with --run")
     fid.add_argument("--seed", type=int, default=0)
-    fid.add_argument("--batch-size", type=int, default=64)
-    fid.add_argument("--device", default="cpu")
+    fid.add_argument("--batch-size", type=positive_int, default=64)
+    fid.add_argument("--device", type=device, default="cpu")
     fid.set_defaults(func=_fid)
 
     stats = subparsers.add_parser("fid-stats", help="Inception reference statistics of a dataset")
@@ -61,25 +55,25 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="CIFAR-10 archive or folder, a folder of images, or an .npz/.npy array of images",
     )
     stats.add_argument("--out", required=True, help="output .npz (mu, sigma, count)")
+    stats.add_argument("--inception-weights", required=True, help=_WEIGHTS_HELP)
     stats.add_argument(
-        "--inception-weights",
-        required=True,
-        help=_WEIGHTS_HELP,
+        "--resolution", type=positive_int, default=None, help="image folders: resize to"
     )
-    stats.add_argument("--resolution", type=int, default=None, help="image folders: resize to")
     stats.add_argument("--split", default="train", choices=("train", "test"), help="CIFAR-10")
-    stats.add_argument("--batch-size", type=int, default=64)
-    stats.add_argument("--device", default="cpu")
+    stats.add_argument("--batch-size", type=positive_int, default=64)
+    stats.add_argument("--device", type=device, default="cpu")
     stats.set_defaults(func=_fid_stats)
 
     an = subparsers.add_parser("analyze", help="latent-semantic and representability analyses")
     an.add_argument("--run", required=True, help="run directory of a KDM training")
-    an.add_argument("--n", type=int, default=1000, help="noises of the latent-semantic analysis")
-    an.add_argument("--n-flow", type=int, default=512, help="teacher trajectories")
+    an.add_argument(
+        "--n", type=positive_int, default=1000, help="noises of the latent-semantic analysis"
+    )
+    an.add_argument("--n-flow", type=positive_int, default=512, help="teacher trajectories")
     an.add_argument(
         "--teacher", default=None, help="teacher run directory (default: the run record's)"
     )
-    an.add_argument("--k", type=int, default=10, help="neighbours of the k-NN agreement")
+    an.add_argument("--k", type=positive_int, default=10, help="neighbours of the k-NN agreement")
     an.add_argument("--seed", type=int, default=0)
     an.add_argument("--cache-dir", default=None, help="digits classifier cache folder")
     an.add_argument("--out", default=None, help="output folder (default RUN/analysis)")

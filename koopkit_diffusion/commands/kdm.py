@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from .common import add_overrides, parse_sets, print_json
+from .common import add_overrides, device, parse_sets, positive_int, print_json
 
 __all__ = ["register"]
 
@@ -20,16 +20,21 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     add_overrides(train)
     train.add_argument("--model", choices=("kdm", "kd"), default="kdm", help="kd: the KD baseline")
     train.add_argument("--resume", action="store_true", help="continue from the latest checkpoint")
+    train.add_argument(
+        "--no-verify",
+        action="store_true",
+        help="skip the sha256 and value checks of the pair shards (the manifest is still checked)",
+    )
     train.set_defaults(func=_train)
 
     sample = subparsers.add_parser("sample", help="samples from a trained run (one step)")
     sample.add_argument("--run", required=True, help="run directory")
-    sample.add_argument("--n", type=int, required=True, help="number of samples")
+    sample.add_argument("--n", type=positive_int, required=True, help="number of samples")
     sample.add_argument("--out", required=True, help="output .npz (a .png is written beside it)")
     sample.add_argument("--seed", type=int, default=0)
     sample.add_argument("--label", type=int, default=None, help="class for a conditional model")
-    sample.add_argument("--batch-size", type=int, default=10_000)
-    sample.add_argument("--device", default="cpu")
+    sample.add_argument("--batch-size", type=positive_int, default=10_000)
+    sample.add_argument("--device", type=device, default="cpu")
     sample.set_defaults(func=_sample)
 
     quick = subparsers.add_parser(
@@ -51,6 +56,7 @@ def _train(args: argparse.Namespace) -> int:
         kind=args.model,
         overrides=parse_sets(args.set),
         resume=args.resume,
+        verify_pairs=not args.no_verify,
     )
     print(f"trained {args.model} to step {result.step}: {result.run_dir}")
     return 0

@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 import json
 
+from .common import device, positive_float, positive_int
+
 __all__ = ["register"]
 
 
@@ -23,14 +25,19 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     gen = commands.add_parser("generate", help="run a teacher's Heun sampler and store pairs")
     gen.add_argument("--teacher", required=True, help="teacher run directory")
     gen.add_argument("--out", required=True, help="output pair-set directory")
-    gen.add_argument("--n", type=int, required=True, help="number of pairs")
-    gen.add_argument("--batch-size", type=int, default=1024)
+    gen.add_argument("--n", type=positive_int, required=True, help="number of pairs")
+    gen.add_argument("--batch-size", type=positive_int, default=1024)
     gen.add_argument("--seed", type=int, default=0)
-    gen.add_argument("--steps", type=int, default=18, help="Heun steps N (2N-1 evaluations)")
-    gen.add_argument("--shard-size", type=int, default=10_000)
+    gen.add_argument(
+        "--steps", type=positive_int, default=18, help="Heun steps N (2N-1 evaluations)"
+    )
+    gen.add_argument("--shard-size", type=positive_int, default=10_000)
     gen.add_argument("--dtype", choices=("float32", "float16"), default="float32")
     gen.add_argument(
-        "--device", default=None, help="e.g. cuda:0 (default: cuda:LOCAL_RANK if available)"
+        "--device",
+        type=device,
+        default=None,
+        help="e.g. cuda:0 (default: cuda:LOCAL_RANK if available)",
     )
     gen.set_defaults(func=_generate)
 
@@ -40,7 +47,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     imp.add_argument("--out", required=True, help="output pair-set directory")
     imp.add_argument(
         "--noise-scale",
-        type=float,
+        type=positive_float,
         required=True,
         help="factor the source's noise carries (80 for sigma_max·eps, 1 for eps)",
     )
@@ -54,8 +61,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     imp.add_argument("--sample-key", type=_key, help="torch-shards: key of the sample tensor")
     imp.add_argument("--label-key", type=_key, help="torch-shards: key of integer labels")
     imp.add_argument("--label-dim", type=int, default=0, help="number of classes (labelled sets)")
-    imp.add_argument("--sigma-max", type=float, default=80.0, help="teacher's sigma_max")
-    imp.add_argument("--shard-size", type=int, default=10_000)
+    imp.add_argument("--sigma-max", type=positive_float, default=80.0, help="teacher's sigma_max")
+    imp.add_argument("--shard-size", type=positive_int, default=10_000)
     imp.add_argument("--dtype", choices=("float32", "float16"), default="float32")
     imp.add_argument("--teacher-description", default="imported")
     imp.set_defaults(func=_import)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from .common import add_overrides, parse_sets, print_json
+from .common import add_overrides, device, parse_sets, positive_int, print_json
 
 __all__ = ["register"]
 
@@ -25,14 +25,16 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
     sample = commands.add_parser("sample", help="draw samples with the Heun sampler")
     sample.add_argument("--run", required=True, help="teacher run directory")
-    sample.add_argument("--n", type=int, required=True, help="number of samples")
+    sample.add_argument("--n", type=positive_int, required=True, help="number of samples")
     sample.add_argument("--out", required=True, help="output .npz (a .png is written beside it)")
-    sample.add_argument("--steps", type=int, default=18, help="Heun steps N (2N-1 evaluations)")
+    sample.add_argument(
+        "--steps", type=positive_int, default=18, help="Heun steps N (2N-1 evaluations)"
+    )
     sample.add_argument("--seed", type=int, default=0)
     sample.add_argument("--label", type=int, default=None, help="class for a conditional model")
-    sample.add_argument("--batch-size", type=int, default=10_000)
+    sample.add_argument("--batch-size", type=positive_int, default=10_000)
     sample.add_argument("--raw", action="store_true", help="use the raw weights instead of EMA")
-    sample.add_argument("--device", default="cpu")
+    sample.add_argument("--device", type=device, default="cpu")
     sample.set_defaults(func=_sample)
 
 

@@ -45,15 +45,27 @@ def wasserstein_1d(a: np.ndarray, b: np.ndarray) -> np.ndarray:
 
     Parameters
     ----------
-    a : ndarray of shape (n_a, k)
-    b : ndarray of shape (n_b, k)
+    a : array-like of shape (n_a, k) or (n_a,)
+    b : array-like of shape (n_b, k) or (n_b,)
+        Finite values; a 1-D array is one column.
 
     Returns
     -------
     ndarray of shape (k,)
         ``∫ |F_a⁻¹(q) − F_b⁻¹(q)| dq`` for each column. Equal sample counts use the sorted
         difference; unequal counts integrate the two quantile functions exactly.
+
+    Raises
+    ------
+    ValueError
+        Empty input, NaN/Inf, more than two axes, or different column counts.
     """
+    a = _columns(a, "a")
+    b = _columns(b, "b")
+    if a.shape[1] != b.shape[1]:
+        raise ValueError(
+            f"a and b must have the same number of columns, got {a.shape[1]} and {b.shape[1]}"
+        )
     a, b = np.sort(a, axis=0), np.sort(b, axis=0)
     n_a, n_b = a.shape[0], b.shape[0]
     if n_a == n_b:
@@ -64,6 +76,14 @@ def wasserstein_1d(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     ia = np.minimum(np.ceil(q * n_a - 1e-12).astype(int) - 1, n_a - 1)
     ib = np.minimum(np.ceil(q * n_b - 1e-12).astype(int) - 1, n_b - 1)
     return np.sum(np.abs(a[ia] - b[ib]) * widths[:, None], axis=0)
+
+
+def _columns(x: Any, name: str) -> np.ndarray:
+    """A 1-D array as one column; then as :func:`as_matrix` (samples as rows, finite)."""
+    if hasattr(x, "detach"):
+        x = x.detach().cpu().numpy()
+    x = np.asarray(x)
+    return as_matrix(x[:, None] if x.ndim == 1 else x, name)
 
 
 def sliced_wasserstein(x: Any, y: Any, n_directions: int = 512, seed: int = 0) -> float:
@@ -196,6 +216,10 @@ def energy_distance(x: Any, y: Any, max_samples: int | None = 5000, seed: int = 
 # --------------------------------------------------------------------------- Fréchet distance
 
 
+#: Relative round-off allowed in a covariance's symmetry and in its lowest eigenvalue.
+_COV_TOL = 1e-5
+
+
 def _sqrtm_psd(a: np.ndarray) -> np.ndarray:
     """Symmetric square root of a symmetric positive semi-definite matrix (eigh, clipped at 0)."""
     w, v = np.linalg.eigh(0.5 * (a + a.T))
@@ -214,8 +238,21 @@ def _check_gaussian(mu: Any, sigma: Any, name: str) -> tuple[np.ndarray, np.ndar
             f"{name}: expected mu of shape (d,) and sigma of shape (d, d), "
             f"got {mu.shape} and {sigma.shape}"
         )
+    if mu.shape[0] < 1:
+        raise ValueError(f"{name}: expected at least one feature, got mu of shape {mu.shape}")
     if not (np.all(np.isfinite(mu)) and np.all(np.isfinite(sigma))):
         raise ValueError(f"{name}: mu and sigma must be finite")
+    # A covariance is symmetric positive semi-definite, up to the round-off of a float32
+    # computation (relative to its largest entry and its largest eigenvalue).
+    if np.max(np.abs(sigma - sigma.T)) > _COV_TOL * np.max(np.abs(sigma)):
+        raise ValueError(f"{name}: sigma must be a symmetric covariance matrix")
+    eig = np.linalg.eigvalsh(0.5 * (sigma + sigma.T))
+    lowest = float(eig[0])
+    if lowest < -_COV_TOL * float(np.max(np.abs(eig))):
+        raise ValueError(
+            f"{name}: sigma must be positive semi-definite (a covariance), but has eigenvalue "
+            f"{lowest:.3g}"
+        )
     return mu, sigma
 
 
@@ -280,7 +317,9 @@ class FeatureStats:
     """
 
     def __init__(self, n_features: int | None = None) -> None:
-        if n_features is not None and n_features < 1:
+        if n_features is not None and (
+            isinstance(n_features, bool) or not isinstance(n_features, int) or n_features < 1
+        ):
             raise ValueError(f"n_features must be a positive integer, got {n_features}")
         self.n_features = n_features
         self.count = 0
@@ -288,12 +327,12 @@ class FeatureStats:
         self._m2 = None if n_features is None else np.zeros((n_features, n_features))
 
     def _fold(self, count: int, mean: np.ndarray, m2: np.ndarray) -> None:
+        if self.n_features is not None and mean.shape[0] != self.n_features:
+            raise ValueError(f"expected {self.n_features} features, got {mean.shape[0]}")
         if self.count == 0:
             self.n_features = mean.shape[0]
             self.count, self._mean, self._m2 = count, mean.copy(), m2.copy()
             return
-        if mean.shape[0] != self.n_features:
-            raise ValueError(f"expected {self.n_features} features, got {mean.shape[0]}")
         total = self.count + count
         delta = mean - self._mean
         self._mean = self._mean + delta * (count / total)

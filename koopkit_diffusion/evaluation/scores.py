@@ -176,7 +176,8 @@ def same_noise_scores(
         Anything with ``sample(noise=..., labels=...)``.
     pairs : dict
         ``"noise"`` ``(n, *shape)`` (unscaled ε), ``"sample"`` ``(n, *shape)`` (the teacher's
-        outputs), optional ``"label"`` ``(n,)``; e.g. ``PairDataset(path)[:]``.
+        outputs), optional ``"label"`` ``(n,)``; torch tensors or numpy arrays, e.g.
+        ``PairDataset(path)[:]``. ``shape`` is the model's.
     batch_size : int, default 25000
 
     Returns
@@ -185,12 +186,40 @@ def same_noise_scores(
         ``sw_same_noise`` (SW1 of the flattened samples, 512 directions) and
         ``rmse_same_noise`` (root mean squared per-pair distance).
     """
-    x = _one_step(model, pairs["noise"], pairs.get("label"), batch_size).flatten(1)
-    ref = pairs["sample"].flatten(1).to(x.dtype)
+    noise, sample, labels = _check_pairs(model, pairs)
+    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
+        raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}")
+    x = _one_step(model, noise, labels, batch_size).flatten(1)
+    ref = sample.flatten(1).to(x.dtype)
     return {
         "sw_same_noise": sliced_wasserstein(x, ref),
         "rmse_same_noise": float(torch.sqrt(torch.mean(torch.sum((x - ref) ** 2, dim=1)))),
     }
+
+
+def _check_pairs(model: Any, pairs: Any) -> tuple[torch.Tensor, torch.Tensor, Any]:
+    """Noise, samples (float tensors) and labels of ``pairs``, checked against ``model``."""
+    if not hasattr(pairs, "get") or "noise" not in pairs or "sample" not in pairs:
+        raise ValueError("pairs must be a dict with 'noise' and 'sample' (e.g. PairDataset(p)[:])")
+    noise, sample = torch.as_tensor(pairs["noise"]), torch.as_tensor(pairs["sample"])
+    shape = tuple(getattr(model, "shape", noise.shape[1:]))
+    for name, value in (("noise", noise), ("sample", sample)):
+        if not value.is_floating_point() or tuple(value.shape[1:]) != shape or not len(value):
+            raise ValueError(
+                f"pairs[{name!r}] must be a float array of shape (n, {', '.join(map(str, shape))}) "
+                f"with n >= 1, got {value.dtype} {tuple(value.shape)}"
+            )
+    if len(noise) != len(sample):
+        raise ValueError(f"pairs hold {len(noise)} noises but {len(sample)} samples")
+    labels = pairs.get("label")
+    if labels is not None:
+        labels = torch.as_tensor(labels)
+        if labels.shape != (len(noise),) or labels.is_floating_point():
+            raise ValueError(
+                f"pairs['label'] must be integers of shape ({len(noise)},), got "
+                f"{labels.dtype} {tuple(labels.shape)}"
+            )
+    return noise, sample, labels
 
 
 def evaluate_digits(samples: Any, classifier: Any, reference: Any, k: int = 3) -> dict[str, Any]:

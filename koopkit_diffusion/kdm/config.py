@@ -136,6 +136,10 @@ class KDMConfig:
                 raise ValueError(f"{name} must be a non-negative finite number, got {value}")
         if self.label_dim < 0:
             raise ValueError(f"label_dim must be non-negative, got {self.label_dim}")
+        if not 0.0 <= self.dropout < 1.0:  # NaN fails both comparisons
+            raise ValueError(f"dropout must lie in [0, 1), got {self.dropout}")
+        if self.huber_c is not None and not (math.isfinite(self.huber_c) and self.huber_c > 0):
+            raise ValueError(f"huber_c must be positive and finite, or None; got {self.huber_c}")
 
     @property
     def latent_dim_resolved(self) -> int:

@@ -251,7 +251,10 @@ def generate_pairs(
 
     todo = sum(shard_bounds(manifest, s)[1] - shard_bounds(manifest, s)[0] for s in mine)
     bar = tqdm(
-        total=todo, desc=f"pairs (rank {rank}/{world})", unit="pair", disable=not progress or rank
+        total=todo,
+        desc="pairs" if world == 1 else f"pairs (rank {rank}/{world})",
+        unit="pair",
+        disable=not progress or rank,
     )
     for s in mine:
         start, stop = shard_bounds(manifest, s)

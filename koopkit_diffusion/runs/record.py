@@ -137,8 +137,10 @@ def find_record(directory: str | os.PathLike) -> RunRecord | None:
 def claim_directory(directory: str | os.PathLike, kind: str) -> RunRecord | None:
     """Check that a run of ``kind`` may be written into ``directory``; return its record if any.
 
-    Refuses a regular file, a directory whose record names another kind, a pair set (its
-    ``manifest.json``) for a training run, and a trainer's files for a pair set.
+    Refuses a regular file, a path below a regular file, a directory whose record names another
+    kind, a pair set (its ``manifest.json``) for a training run, a trainer's files for a pair
+    set, and a non-empty directory that holds no koopkit run at all (whose files a writer could
+    overwrite or delete).
 
     Raises
     ------
@@ -164,6 +166,16 @@ def claim_directory(directory: str | os.PathLike, kind: str) -> RunRecord | None
             raise FileExistsError(f"{path} holds a pair set; it cannot take a {kind} run")
         if kind == "pairs" and any((path / name).exists() for name in _TRAINER_FILES):
             raise FileExistsError(f"{path} holds a training run; it cannot take a pair set")
+        # Without a record, only a run of this kind that was interrupted before writing it
+        # (a trainer's config.json, a pair set's manifest) may be continued.
+        own = (_PAIR_MANIFEST, ".manifest.lock") if kind == "pairs" else _TRAINER_FILES
+        if any(path.iterdir()) and not any((path / name).exists() for name in own):
+            found = sorted(p.name for p in path.iterdir())
+            shown = ", ".join(found[:5]) + (", ..." if len(found) > 5 else "")
+            raise FileExistsError(
+                f"{path} is not empty ({shown}) and holds no koopkit run (no {RECORD_FILE}); "
+                f"choose a new or empty directory for the {kind} run"
+            )
     return record
 
 

@@ -43,6 +43,8 @@ logger = logging.getLogger(__name__)
 
 #: Kinds of model a run trains: the teacher and the two students.
 MODEL_KINDS = ("teacher", "kdm", "kd")
+#: The student run's record of the pair-set files it has verified (size, mtime, sha256).
+PAIRS_CACHE = "verified-pairs.json"
 
 
 def build_model(
@@ -147,6 +149,7 @@ def train_run(
     overrides: Mapping[str, str] | None = None,
     resume: bool | str = False,
     n_sample_points: int = 2000,
+    verify_pairs: bool = True,
 ):
     """Train a preset into the run directory ``out``: a teacher on its data, a student on pairs.
 
@@ -170,6 +173,11 @@ def train_run(
         have the same kind, pair set and model/loss configuration; the differences are listed.
     n_sample_points : int, default 2000
         Points drawn for the 2-D sample figures (every ``train.sample_every`` steps).
+    verify_pairs : bool, default True
+        Before the first step, check every shard of a pair-set directory (sha256 and values)
+        that this run has not verified yet; verified files are remembered by size and
+        modification time in ``out/verified-pairs.json``, so a resumed run reads nothing again.
+        ``False`` skips it (the manifest's consistency and the file sizes are still checked).
 
     Returns
     -------
@@ -212,7 +220,9 @@ def train_run(
         if isinstance(pairs, (str, os.PathLike)):
             from koopkit_diffusion.pairs import PairDataset
 
-            dataset = PairDataset(pairs)
+            dataset = PairDataset(
+                pairs, verify="lazy" if verify_pairs else False, checksum_cache=out / PAIRS_CACHE
+            )
         else:
             dataset = pairs
         config = _fit_to_pairs(preset.model, dataset)
@@ -232,6 +242,9 @@ def train_run(
     with Trainer(model, dataset, preset.train, out, on_sample=on_sample, resume=resume) as trainer:
         if _is_main_process():
             record.write(out)
+        if callable(getattr(dataset, "verify_shards", None)):
+            # Before the DataLoader's workers copy the dataset: they inherit the verified shards.
+            dataset.verify_shards(progress=preset.train.progress and _is_main_process())
         return trainer.train()
 
 

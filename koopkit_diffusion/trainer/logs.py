@@ -16,18 +16,27 @@ class LoggingMixin:
     Mixed into :class:`~koopkit_diffusion.trainer.loop.Trainer`, whose attributes it reads.
     """
 
-    def _tensorboard(self) -> Any:
-        """A SummaryWriter on rank 0; every rank checks the import so that all fail together."""
+    @staticmethod
+    def _summary_writer_class() -> Any:
+        """``SummaryWriter``, or an ``ImportError`` that says how to install it.
+
+        Every rank checks it before anything is written, so that all fail together and a
+        refused run leaves no files.
+        """
         try:
             from torch.utils.tensorboard import SummaryWriter
         except ImportError as err:
             raise ImportError(
-                "tensorboard=True needs the 'tensorboard' package (pip install tensorboard); "
-                "metrics.jsonl is written either way"
+                "train.tensorboard=true needs the 'tensorboard' package: pip install tensorboard "
+                "(or the project's extra: pip install 'koopkit[tensorboard]'); metrics.jsonl is "
+                "written either way"
             ) from err
-        return (
-            SummaryWriter(log_dir=str(self.run_dir / "tensorboard")) if self.ctx.is_main else None
-        )
+        return SummaryWriter
+
+    def _tensorboard(self) -> Any:
+        """A SummaryWriter on rank 0 (``None`` elsewhere)."""
+        writer = self._summary_writer_class()
+        return writer(log_dir=str(self.run_dir / "tensorboard")) if self.ctx.is_main else None
 
     def _log(self, epoch: int, samples_per_s: float) -> dict[str, Any]:
         """Average the losses since the last record over steps and ranks; rank 0 writes it."""

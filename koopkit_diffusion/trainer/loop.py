@@ -18,6 +18,7 @@ import torch
 import torch.distributed as dist
 from torch import nn
 from tqdm.auto import tqdm
+from tqdm.contrib.logging import logging_redirect_tqdm
 
 from koopkit.io import write_json
 from koopkit.training import EMA
@@ -155,6 +156,8 @@ class Trainer(ResumableMixin, LoggingMixin):
         metadata: Mapping[str, Any] | None,
         resume: bool | str | os.PathLike,
     ) -> None:
+        if config.tensorboard:
+            self._summary_writer_class()
         device = self.ctx.device
         self.use_amp = config.amp == "bf16" and device.type == "cuda"
         if config.amp == "bf16" and not self.use_amp:
@@ -206,13 +209,17 @@ class Trainer(ResumableMixin, LoggingMixin):
         self.last_checkpoint: Path | None = None
         self.metrics_path = self.run_dir / "metrics.jsonl"
         self.history: list[dict[str, Any]] = []
+        self._fell_back = False  # resumed from an older checkpoint than the newest file
 
         seed_process(config.seed, self.ctx.rank)
-        path = self._checkpoint_to_resume(resume)
-        if path is not None:
-            self._load(path)
+        found = self._checkpoint_to_resume(resume)
+        path = None
+        if found is not None:
+            path = found[0]
+            self._load(*found)
         if self.ctx.is_main:
             self.run_dir.mkdir(parents=True, exist_ok=True)
+            self.checkpoints.remove_litter()
             self.history = truncate_metrics(self.metrics_path, self.step) if path else []
             if not path:
                 self.metrics_path.unlink(missing_ok=True)
@@ -227,6 +234,8 @@ class Trainer(ResumableMixin, LoggingMixin):
             )
         self._writer = self._tensorboard() if config.tensorboard else None
         self.ctx.barrier()
+        if self._fell_back and self.ctx.is_main:  # every rank has read its checkpoint by now
+            self.checkpoints.set_aside(newer_than=self.step)
         if path and not self.ctx.is_main and self.metrics_path.is_file():
             self.history = read_metrics(self.run_dir)  # rank 0 has truncated it to our step
         self._gen_fn, self._disc_fn = wrap_step_functions(
@@ -335,6 +344,10 @@ class Trainer(ResumableMixin, LoggingMixin):
         KeyboardInterrupt, SystemExit
             With ``config.graceful_stop``, after a SIGINT or SIGTERM, once the current step is
             done and checkpointed (see :mod:`koopkit_diffusion.trainer.signals`).
+        FloatingPointError
+            After ``config.max_consecutive_bad_steps`` NaN/Inf steps in a row, or, once the
+            last checkpoint is written, when most of the run's steps were skipped as NaN/Inf
+            (whatever its length: a run of 50 steps at ``lr=1e30`` fails too).
 
         Returns
         -------
@@ -351,15 +364,18 @@ class Trainer(ResumableMixin, LoggingMixin):
         loader = make_loader(
             self.dataset, sampler, cfg.num_workers, self.ctx.device.type == "cuda", cfg.seed
         )
+        show = cfg.progress and self.ctx.is_main
         bar = tqdm(
-            total=cfg.steps, initial=self.step, desc="train", dynamic_ncols=True,
-            disable=not (cfg.progress and self.ctx.is_main),
+            total=cfg.steps, initial=self.step, desc="train", dynamic_ncols=True, disable=not show,
         )  # fmt: skip
         batches = iter(loader)
         self._t_last = self._t_log = time.perf_counter()
         self._steps_since_log = 0
+        start_step = self.step
         stopped_by = 0
-        with StopOnSignal(cfg.graceful_stop) as stop:
+        # Log lines go through tqdm.write while the bar is open, so they do not break it.
+        redirect = logging_redirect_tqdm() if show else contextlib.nullcontext()
+        with StopOnSignal(cfg.graceful_stop) as stop, redirect:
             try:
                 while self.step < target:
                     batch = batch_to_device(next(batches), self.ctx.device, cfg.channels_last)
@@ -376,6 +392,12 @@ class Trainer(ResumableMixin, LoggingMixin):
                 del batches  # shuts worker processes down
         if stopped_by:
             StopOnSignal.raise_for(stopped_by)
+        if self.step > start_step and 2 * self.bad_steps > self.step:
+            raise FloatingPointError(
+                f"{self.bad_steps} of the {self.step} steps of this run were skipped as NaN/Inf "
+                f"(loss or gradient): the weights in {self.run_dir} are not trained; lower the "
+                "learning rate or check the data"
+            )
         if cfg.loss_figure and self.ctx.is_main and self.history:
             plot_metrics(self.history, self.run_dir / "metrics.png")
         return TrainResult(
