@@ -28,6 +28,7 @@ _SUBMODULES = {
     "training",
     "interop",
     "io",
+    "control",
 }
 
 # public name -> module that defines it
@@ -39,6 +40,8 @@ _ATTRIBUTES = {
     "KoopmanAutoencoder": "koopkit.autoencoder",
     "mlp": "koopkit.autoencoder",
     "from_pydmd": "koopkit.interop",
+    "DMDc": "koopkit.control",
+    "EDMDc": "koopkit.control",
 }
 
 __all__ = sorted(_SUBMODULES | set(_ATTRIBUTES))
