@@ -29,6 +29,7 @@ _SUBMODULES = {
     "interop",
     "io",
     "control",
+    "delays",
 }
 
 # public name -> module that defines it
@@ -42,6 +43,7 @@ _ATTRIBUTES = {
     "from_pydmd": "koopkit.interop",
     "DMDc": "koopkit.control",
     "EDMDc": "koopkit.control",
+    "HankelDMD": "koopkit.delays",
 }
 
 __all__ = sorted(_SUBMODULES | set(_ATTRIBUTES))
