@@ -30,6 +30,7 @@ _SUBMODULES = {
     "io",
     "control",
     "delays",
+    "optdmd",
 }
 
 # public name -> module that defines it
@@ -44,6 +45,8 @@ _ATTRIBUTES = {
     "DMDc": "koopkit.control",
     "EDMDc": "koopkit.control",
     "HankelDMD": "koopkit.delays",
+    "OptDMD": "koopkit.optdmd",
+    "BOPDMD": "koopkit.optdmd",
 }
 
 __all__ = sorted(_SUBMODULES | set(_ATTRIBUTES))
