@@ -31,6 +31,9 @@ _SUBMODULES = {
     "control",
     "delays",
     "optdmd",
+    "rrr",
+    "vamp",
+    "model_selection",
 }
 
 # public name -> module that defines it

@@ -23,6 +23,7 @@ from koopkit.control import _sorted_eig
 from koopkit.dictionaries import TimeDelay
 from koopkit.dmd import DMD
 from koopkit.linalg import SVD_METHODS, truncated_svd
+from koopkit.vamp import vamp2_score
 
 __all__ = ["HankelDMD"]
 
@@ -214,3 +215,29 @@ class HankelDMD(SpectralModelMixin, BaseEstimator):
             states.append(z)
         V = ops.concat([ops.concat([z_[:, None] for z_ in states], axis=1), w], axis=2)
         return V @ basis[-self.n_features_in_ :].T
+
+    def score(self, X, y=None) -> float:
+        """VAMP-2 score on (held-out) trajectories, in the model's delay coordinates.
+
+        The trajectories are delay-embedded like the training data; the input functions are
+        the ``r`` delay coordinates ``basis_.T @ h`` and the output functions the ``s``
+        predicted ones (all ``r`` without forcing), as in :meth:`koopkit.DMD.score`.
+
+        Parameters
+        ----------
+        X : array of shape (T,), (T, n), (n_traj, T, n), or list of arrays (T_i, n)
+            Trajectories with at least ``delays + 1`` snapshots each.
+        y : None
+            Ignored.
+
+        Returns
+        -------
+        float
+            Between 0 and the number of predicted coordinates; higher is better.
+        """
+        self._check_is_fitted()
+        X = self._as_trajectories(X)
+        data = snapshot_pairs(TimeDelay(self.delays).fit(X).transform(X))
+        basis = data.ops.asarray(self.basis_)
+        s = self.rank_ - int(self.forcing)
+        return vamp2_score(data.X @ basis, data.Y @ basis[:, :s])
