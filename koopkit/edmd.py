@@ -13,7 +13,7 @@ import numbers
 from koopkit._base import BaseEstimator, SpectralModelMixin, snapshot_pairs
 from koopkit.dictionaries import Identity, _sq_distances
 from koopkit.linalg import SVD_METHODS, truncated_svd
-from koopkit.rrr import reduced_rank_edmd, reduced_rank_kernel
+from koopkit.rrr import reduced_rank_edmd, reduced_rank_kernel, top_eigh
 from koopkit.spectrum import sort_eigenvalues
 from koopkit.vamp import _kernel_ridge_fit, _ridge_fit, vamp2_score
 
@@ -304,8 +304,7 @@ class KernelEDMD(_LiftedModel):
             self._finish_fit(ops, data, reduced, lift)
             self._vamp_factors = (lift, out_coef, data.Y)
             return self
-        evals, Q = ops.eigh((G + G.T) / 2)
-        evals, Q = ops.flip(evals, 0), ops.flip(Q, 1)
+        evals, Q = top_eigh(ops, G, self.rank)
         sigma = ops.sqrt_nonneg(evals)
         r = int((sigma > 1e-7 * sigma[0]).sum()) if self.rank is None else int(self.rank)
         r = max(r, 1)

@@ -22,7 +22,42 @@ from __future__ import annotations
 
 from koopkit.linalg import truncated_svd
 
-__all__ = ["reduced_rank_edmd", "reduced_rank_kernel"]
+__all__ = ["reduced_rank_edmd", "reduced_rank_kernel", "top_eigh"]
+
+
+def top_eigh(ops, M, k: int | None = None):
+    """Leading ``k`` eigenpairs of a symmetric matrix, eigenvalues decreasing.
+
+    Parameters
+    ----------
+    ops : backend
+    M : array of shape (m, m)
+        Symmetric (it is symmetrized first).
+    k : int or None, default None
+        Number of pairs; ``None`` for all.
+
+    Returns
+    -------
+    evals : array of shape (k,)
+    vecs : array of shape (m, k)
+
+    Notes
+    -----
+    On numpy a partial LAPACK solver (``syevr`` through :func:`scipy.linalg.eigh` with
+    ``subset_by_index``) computes only the ``k`` wanted pairs, several times faster than the
+    full decomposition for ``k << m``; torch has no partial solver and slices the full one.
+    """
+    M = (M + M.T) / 2
+    m = M.shape[0]
+    k = m if k is None else int(k)
+    if ops.name == "numpy" and k < m:
+        import scipy.linalg
+
+        evals, vecs = scipy.linalg.eigh(M, subset_by_index=[m - k, m - 1], driver="evr")
+    else:
+        evals, vecs = ops.eigh(M)
+        evals, vecs = evals[m - k :], vecs[:, m - k :]
+    return ops.flip(evals, 0), ops.flip(vecs, 1)
 
 
 def _rank_rule(rank):
@@ -106,15 +141,13 @@ def reduced_rank_kernel(ops, K_X, K_Y, K_YX, rank=None, regularization: float = 
         ``W``: the model reads the output through ``W^T k(Y, .)``.
     """
     m = K_X.shape[0]
-    evals, Q = ops.eigh((K_X + K_X.T) / 2)
-    evals, Q = ops.flip(evals, 0), ops.flip(Q, 1)
+    evals, Q = top_eigh(ops, K_X)
     keep = int((ops.sqrt_nonneg(evals) > 1e-7 * ops.sqrt_nonneg(evals[:1])[0]).sum())
     lam, Q = evals[:keep], Q[:, :keep]
     D = ops.sqrt_nonneg(lam / (lam + m * regularization))
     T = Q.T @ K_Y @ Q
-    sig2, P = ops.eigh(D[:, None] * T * D[None, :])
-    sig2, P = ops.flip(sig2, 0), ops.flip(P, 1)
-    r = keep if rank is None else int(rank)
+    r = keep if rank is None else min(int(rank), keep)
+    sig2, P = top_eigh(ops, D[:, None] * T * D[None, :], r)
     positive = int((sig2 > 1e-14 * sig2[0]).sum())
     r = max(1, min(r, positive))
     P, sigma = P[:, :r], ops.sqrt_nonneg(sig2[:r])
