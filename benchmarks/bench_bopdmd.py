@@ -23,6 +23,8 @@ Run:  python benchmarks/bench_bopdmd.py [--realizations 5] [--bags 50] [--noise 
 from __future__ import annotations
 
 import argparse
+import json
+import pathlib
 import statistics
 import time
 import warnings
@@ -66,9 +68,26 @@ def main(argv=None) -> dict:
     parser.add_argument("--bags", type=int, default=50)
     parser.add_argument("--realizations", type=int, default=5)
     parser.add_argument("--threads", type=int, default=1, help="BLAS threads (both libraries)")
+    parser.add_argument("--out", type=pathlib.Path, help="write the numbers to this JSON file")
     args = parser.parse_args(argv)
     with threadpool_limits(args.threads):
-        return run(args)
+        out = run(args)
+    if args.out:
+        table = {
+            f"{m} {lib}": {"median_error": e, "seconds": t}
+            for (m, lib), (e, t) in out["results"].items()
+        }
+        args.out.write_text(
+            json.dumps(
+                {
+                    "args": vars(args) | {"out": str(args.out)},
+                    "results": table,
+                    "pass": out["pass"],
+                },
+                indent=2,
+            )
+        )
+    return out
 
 
 def run(args) -> dict:

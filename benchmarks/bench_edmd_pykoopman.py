@@ -25,6 +25,8 @@ Run:  python benchmarks/bench_edmd_pykoopman.py [--n-traj 200] [--repeats 3]
 from __future__ import annotations
 
 import argparse
+import json
+import pathlib
 import statistics
 import sys
 import time
@@ -73,6 +75,7 @@ def main(argv=None) -> dict:
     parser.add_argument("--n-centers", type=int, default=100)
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--threads", type=int, default=1, help="BLAS threads (both libraries)")
+    parser.add_argument("--out", type=pathlib.Path, help="write the numbers to this JSON file")
     args = parser.parse_args(argv)
     pk = import_pykoopman()
 
@@ -127,6 +130,14 @@ def main(argv=None) -> dict:
                 f"{label:<6}{t_pk:>12.3f}{t_kk:>11.3f}{t_pk / t_kk:>7.2f}x{gap:>10.1e}"
                 f"{err_pk:>10.2e}{err_kk:>10.2e}"
             )
+    if args.out:
+        keys = ("pykoopman_s", "koopkit_s", "eigenvalue_gap", "rmse_pykoopman", "rmse_koopkit")
+        table = {
+            ("full" if r is None else str(r)): dict(zip(keys, v, strict=True))
+            for r, v in results.items()
+        }
+        record = {"args": vars(args) | {"out": str(args.out)}, "results": table}
+        args.out.write_text(json.dumps(record, indent=2))
     return results
 
 

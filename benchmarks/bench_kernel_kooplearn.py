@@ -25,6 +25,8 @@ Run:  python benchmarks/bench_kernel_kooplearn.py [--n-snapshots 1500] [--repeat
 from __future__ import annotations
 
 import argparse
+import json
+import pathlib
 import statistics
 import time
 import warnings
@@ -158,6 +160,7 @@ def main(argv=None) -> dict:
     parser.add_argument("--n-snapshots", type=int, default=1500)
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--threads", type=int, default=1, help="BLAS threads (both libraries)")
+    parser.add_argument("--out", type=pathlib.Path, help="write the numbers to this JSON file")
     args = parser.parse_args(argv)
     import kooplearn
 
@@ -175,6 +178,23 @@ def main(argv=None) -> dict:
         f"koopkit RRR: largest error against the exact reference {worst_ours:.1e}; "
         f"{rrr_ratio:.1f}x faster than kooplearn's default RRR; PCR {pcr_ratio:.2f}x"
     )
+    if args.out:
+        record = {
+            "args": vars(args) | {"out": str(args.out)},
+            "accuracy": {
+                f"regularization={reg:g} rank={rank}": {"koopkit": a, "kooplearn": b}
+                for (reg, rank), (a, b) in acc.items()
+            },
+            "speed": {
+                f"{est} kooplearn-solver={solver}": {
+                    "kooplearn_s": a,
+                    "koopkit_s": b,
+                    "eigenvalue_gap": g,
+                }
+                for (est, solver), (a, b, g) in spd.items()
+            },
+        }
+        args.out.write_text(json.dumps(record, indent=2))
     return {"accuracy": acc, "speed": spd}
 
 

@@ -11,7 +11,7 @@
 The conditional model of the Koopman Distillation Model, ``z0 = K zT + B y`` with the class
 label ``y`` as the input, is the same kind of model (see the KDM guide).
 
-Prints the recovery errors and saves ``control.png`` under ``--out`` (and, with
+Prints the recovery errors and saves ``control.png`` and ``results.json`` under ``--out`` (and, with
 ``--docs-figure``, the user guide's copy).
 
 Run:  python examples/08_control_inputs.py [--out runs/example08] [--docs-figure]
@@ -20,6 +20,7 @@ Run:  python examples/08_control_inputs.py [--out runs/example08] [--docs-figure
 from __future__ import annotations
 
 import argparse
+import json
 import pathlib
 
 import numpy as np
@@ -162,7 +163,9 @@ def main(argv=None) -> dict:
     nonlinear = nonlinear_part(results)
     paths = [args.out / "control.png"] + ([DOCS_FIGURE] if args.docs_figure else [])
     save_figure(paths, linear, nonlinear)
+    (args.out / "results.json").write_text(json.dumps(results, indent=2))
     print("figure saved to " + ", ".join(str(p) for p in paths))
+    print(f"numbers saved to {args.out / 'results.json'}")
     return results
 
 

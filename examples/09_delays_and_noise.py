@@ -12,8 +12,8 @@
    principal-component regression ("pcr") the loud ones; the cross-validated VAMP-2 score over
    held-out trajectories says so without knowing the answer.
 
-Prints the numbers and saves ``delays_and_noise.png`` under ``--out`` (and, with
-``--docs-figure``, the user guide's copy).
+Prints the numbers and saves ``delays_and_noise.png`` and ``results.json`` under ``--out``
+(and, with ``--docs-figure``, the user guide's copy).
 
 Run:  python examples/09_delays_and_noise.py [--out runs/example09] [--docs-figure]
 """
@@ -21,6 +21,7 @@ Run:  python examples/09_delays_and_noise.py [--out runs/example09] [--docs-figu
 from __future__ import annotations
 
 import argparse
+import json
 import pathlib
 
 import numpy as np
@@ -256,7 +257,9 @@ def main(argv=None) -> dict:
     selection = selection_part(results)
     paths = [args.out / "delays_and_noise.png"] + ([DOCS_FIGURE] if args.docs_figure else [])
     save_figure(paths, hankel, havok, noise, selection)
+    (args.out / "results.json").write_text(json.dumps(results, indent=2))
     print("figure saved to " + ", ".join(str(p) for p in paths))
+    print(f"numbers saved to {args.out / 'results.json'}")
     return results
 
 
