@@ -134,3 +134,17 @@ def test_score_input_errors():
         vamp2_score(np.ones((5, 2)), np.ones((4, 2)))
     with pytest.raises(ValueError, match="not fitted"):
         EDMD().score(np.ones((5, 2)))
+
+
+def test_new_linear_modules_import_neither_torch_nor_pydmd():
+    import subprocess
+    import sys
+
+    modules = ["control", "delays", "optdmd", "rrr", "vamp", "model_selection"]
+    code = (
+        "import sys\n"
+        + "".join(f"import koopkit.{m}\n" for m in modules)
+        + "print('torch' in sys.modules, 'pydmd' in sys.modules)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.split() == ["False", "False"]

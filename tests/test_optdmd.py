@@ -134,3 +134,21 @@ def test_optdmd_input_errors():
         BOPDMD(rank=2, bag_fraction=0.02).fit(X)
     with pytest.raises(ValueError, match="not fitted"):
         OptDMD().predict(X[0], 3)
+
+
+def test_bopdmd_benchmark_matches_pydmd_on_common_bags(capsys):
+    import importlib.util
+    import pathlib
+
+    path = pathlib.Path(__file__).resolve().parents[1] / "benchmarks" / "bench_bopdmd.py"
+    spec = importlib.util.spec_from_file_location("bench_bopdmd", path)
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    args = ["--n-features", "20", "--n-snapshots", "200", "--bags", "3", "--realizations", "1"]
+    out = bench.main(args)
+    for method in ("optdmd", "bopdmd"):
+        err_pydmd, _ = out["results"][(method, "pydmd")]
+        err_koopkit, _ = out["results"][(method, "koopkit")]
+        assert err_koopkit == pytest.approx(err_pydmd, rel=1e-6)  # the same estimator
+        assert err_koopkit < 0.05
+    assert "largest |omega_koopkit - omega_pydmd|" in capsys.readouterr().out
