@@ -104,17 +104,22 @@ def test_trajectory_kfold_holds_out_whole_trajectories():
         list(TrajectoryKFold(8).split(X))
 
 
-def test_cross_val_score_prefers_the_model_that_predicts():
-    # Two predictable coordinates and three of white noise with twice their variance:
-    # held-out VAMP-2 ranks reduced-rank regression above principal components at rank 2.
-    rng = np.random.default_rng(2)
+def predictable_among_noise(n_traj=6, seed=2):
+    """Two predictable coordinates and three of white noise with twice their variance."""
+    rng = np.random.default_rng(seed)
     trajs = []
     rot = 0.99 * np.array([[np.cos(0.1), -np.sin(0.1)], [np.sin(0.1), np.cos(0.1)]])
-    for _ in range(6):
+    for _ in range(n_traj):
         slow = np.zeros((150, 2))
         for k in range(149):
             slow[k + 1] = rot @ slow[k] + 0.3 * rng.normal(size=2)
         trajs.append(np.hstack([slow, 3.0 * rng.normal(size=(150, 3))]))
+    return trajs
+
+
+def test_cross_val_score_prefers_the_model_that_predicts():
+    # Held-out VAMP-2 ranks reduced-rank regression above principal components at rank 2.
+    trajs = predictable_among_noise()
     pcr = EDMD(rank=2)
     rrr = EDMD(rank=2, estimator="rrr")
     pcr_scores = cross_val_score(pcr, trajs, cv=3)
@@ -124,6 +129,20 @@ def test_cross_val_score_prefers_the_model_that_predicts():
     assert not hasattr(pcr, "eigenvalues_")  # each fold fits a clone
     torch_scores = cross_val_score(DMD(rank=2), torch.from_numpy(np.stack(trajs)), cv=2)
     np.testing.assert_allclose(torch_scores, cross_val_score(DMD(rank=2), np.stack(trajs), cv=2))
+
+
+def test_trajectory_folds_drive_scikit_learn_grid_search():
+    import sklearn.base
+    from sklearn.model_selection import GridSearchCV
+
+    class SkEDMD(EDMD, sklearn.base.BaseEstimator):
+        """EDMD with scikit-learn's estimator tags (what GridSearchCV asks of an estimator)."""
+
+    X = np.stack(predictable_among_noise())
+    grid = {"estimator": ["pcr", "rrr"], "regularization": [0.0, 1e-3]}
+    search = GridSearchCV(SkEDMD(rank=2), grid, cv=TrajectoryKFold(3)).fit(X)
+    assert search.best_params_["estimator"] == "rrr"
+    assert search.best_score_ > 1.8
 
 
 def test_score_input_errors():
