@@ -239,6 +239,12 @@ class PairDataset(Dataset):
         return float(self.manifest["noise_scale"])
 
     @property
+    def sigma_data(self) -> float | None:
+        """The teacher's ``sigma_data`` when the manifest records it (else ``None``)."""
+        value = (self.manifest.get("teacher") or {}).get("sigma_data")
+        return None if value is None else float(value)
+
+    @property
     def shape(self) -> tuple[int, ...]:
         """Shape of one noise / sample."""
         return tuple(self.manifest["shapes"]["noise"])

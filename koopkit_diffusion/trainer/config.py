@@ -17,7 +17,7 @@ _DEVICES = ("auto", "cpu", "cuda")
 
 @dataclass
 class TrainerConfig:
-    """Hyper-parameters of :class:`~koopkit_diffusion.trainer.Trainer`.
+    """Hyper-parameters of :class:`~koopkit_diffusion.trainer.loop.Trainer`.
 
     Defaults follow the KDM paper's CIFAR-10 setting where it states one (Adam, lr 3e-4,
     EMA 0.9999, batch 128; Berman et al. 2025, Sec. 5).

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import json
 import logging
 import math
 import os
@@ -34,6 +33,7 @@ from .distributed import (
     seed_process,
     setup_distributed,
 )
+from .logs import LoggingMixin
 from .parallel import total_loss, wrap_step_functions
 from .plots import plot_metrics, read_metrics
 from .resume import ResumableMixin
@@ -81,7 +81,7 @@ class TrainResult:
     checkpoint: Path
 
 
-class Trainer(ResumableMixin):
+class Trainer(ResumableMixin, LoggingMixin):
     """Train a model that implements ``losses(batch) -> dict`` (see the package docstring).
 
     Adam with optional linear warm-up, EMA of the weights, gradient clipping, a NaN/Inf guard
@@ -231,19 +231,6 @@ class Trainer(ResumableMixin):
             self.history = read_metrics(self.run_dir)  # rank 0 has truncated it to our step
         self._gen_fn, self._disc_fn = wrap_step_functions(
             self.model, self.ctx, self.disc_optimizer is not None, config
-        )
-
-    def _tensorboard(self) -> Any:
-        """A SummaryWriter on rank 0; every rank checks the import so that all fail together."""
-        try:
-            from torch.utils.tensorboard import SummaryWriter
-        except ImportError as err:
-            raise ImportError(
-                "tensorboard=True needs the 'tensorboard' package (pip install tensorboard); "
-                "metrics.jsonl is written either way"
-            ) from err
-        return (
-            SummaryWriter(log_dir=str(self.run_dir / "tensorboard")) if self.ctx.is_main else None
         )
 
     # ------------------------------------------------------------------ steps
@@ -424,36 +411,6 @@ class Trainer(ResumableMixin):
             self.sample()
         if self.step % cfg.checkpoint_every == 0:
             self.save()
-
-    def _log(self, epoch: int, samples_per_s: float) -> dict[str, Any]:
-        """Average the losses since the last record over steps and ranks; rank 0 writes it."""
-        keys = sorted(self._sums)
-        means = {}
-        if keys:
-            stacked = self._reduce_mean(torch.stack([self._sums[k] for k in keys]))
-            means = {
-                k: float(v) / self._counts[k] for k, v in zip(keys, stacked.tolist(), strict=True)
-            }
-        record = {
-            "step": self.step,
-            "epoch": epoch,
-            "time": round(self._elapsed, 3),
-            "lr": self.learning_rate(self.step - 1),
-            "bad_steps": self.bad_steps,
-            "bad_disc_steps": self.bad_disc_steps,
-            "samples_per_s": round(samples_per_s, 2),
-            **means,
-        }
-        self._sums, self._counts = {}, {}
-        self.history.append(record)  # every rank holds the (globally averaged) records
-        if self.ctx.is_main:
-            with open(self.metrics_path, "a") as f:
-                f.write(json.dumps(record) + "\n")
-            if self._writer is not None:
-                for k, v in record.items():
-                    if k != "step":
-                        self._writer.add_scalar(f"train/{k}", v, self.step)
-        return record
 
     def sample(self) -> None:
         """Run ``on_sample(model_ema, step, run_dir)`` on rank 0; the training RNG is kept."""

@@ -1,4 +1,4 @@
-"""Checkpoint state of a :class:`~koopkit_diffusion.trainer.Trainer` and exact resume."""
+"""Checkpoint state of a :class:`~koopkit_diffusion.trainer.loop.Trainer` and exact resume."""
 
 from __future__ import annotations
 
@@ -20,7 +20,7 @@ logger = logging.getLogger(__name__)
 class ResumableMixin:
     """What a checkpoint holds, writing it, and restoring a trainer from it.
 
-    Mixed into :class:`~koopkit_diffusion.trainer.Trainer`, whose attributes it reads.
+    Mixed into :class:`~koopkit_diffusion.trainer.loop.Trainer`, whose attributes it reads.
     """
 
     def _checkpoint_to_resume(self, resume: bool | str | os.PathLike) -> Path | None:
