@@ -5,8 +5,11 @@ damped oscillations (continuous eigenvalues -0.1 ± 2i, -0.3 ± 5i, -0.05 ± 9i)
 complex spatial modes, plus white noise of standard deviation ``--noise`` times the signal's
 RMS. For each of ``--realizations`` noise draws, both libraries fit the same array in the same
 process: optimized DMD (PyDMD ``BOPDMD(num_trials=0)``) and BOP-DMD with ``--bags`` bags of 60 %
-of the snapshots. Printed per method: the median over draws of the largest continuous-eigenvalue
-error (after pairing with the truth), the total fit time, and the ratios against PyDMD.
+of the snapshots. koopkit runs twice: as shipped (exponents constrained to conjugate pairs, the
+structure of real data) and with ``conjugate_pairs=False``, which is PyDMD's default estimator
+(the script checks that the two libraries then agree). Printed per method: the median over draws
+of the largest continuous-eigenvalue error (after pairing with the truth), the total fit time,
+and the comparison of koopkit as shipped with PyDMD's default.
 
 Both libraries see the same bags: PyDMD's bag sampler (``BOPDMDOperator._bag``, which draws from
 numpy's global generator) is replaced for the run by the draw sequence koopkit's BOPDMD uses for
@@ -113,18 +116,20 @@ def run(args) -> dict:
         finally:
             BOPDMDOperator._bag = original
 
-    def koopkit_fit(X, seed, bags):
+    def koopkit_fit(X, seed, bags, pairs):
         if bags == 0:
-            return koopkit.OptDMD(rank=6).fit(X).continuous_eigenvalues(DT)
-        model = koopkit.BOPDMD(rank=6, n_bags=bags, bag_fraction=0.6, seed=seed)
+            model = koopkit.OptDMD(rank=6, conjugate_pairs=pairs)
+            return model.fit(X).continuous_eigenvalues(DT)
+        model = koopkit.BOPDMD(
+            rank=6, n_bags=bags, bag_fraction=0.6, seed=seed, conjugate_pairs=pairs
+        )
         return model.fit(X).continuous_eigenvalues(DT)
 
-    methods = {
-        ("optdmd", "pydmd"): lambda X, Xc, t, s: pydmd_fit(Xc, t, s, 0),
-        ("optdmd", "koopkit"): lambda X, Xc, t, s: koopkit_fit(X, s, 0),
-        ("bopdmd", "pydmd"): lambda X, Xc, t, s: pydmd_fit(Xc, t, s, args.bags),
-        ("bopdmd", "koopkit"): lambda X, Xc, t, s: koopkit_fit(X, s, args.bags),
-    }
+    methods = {}
+    for method, bags in (("optdmd", 0), ("bopdmd", args.bags)):
+        methods[(method, "pydmd")] = lambda X, Xc, t, s, b=bags: pydmd_fit(Xc, t, s, b)
+        methods[(method, "koopkit free")] = lambda X, Xc, t, s, b=bags: koopkit_fit(X, s, b, False)
+        methods[(method, "koopkit")] = lambda X, Xc, t, s, b=bags: koopkit_fit(X, s, b, True)
     errors = {key: [] for key in methods}
     gaps = {"optdmd": 0.0, "bopdmd": 0.0}
     seconds = {key: 0.0 for key in methods}
@@ -143,7 +148,7 @@ def run(args) -> dict:
             seconds[key] += time.perf_counter() - start
             errors[key].append(eigenvalue_error(eigs[key]))
         for method in gaps:
-            a, b = eigs[(method, "koopkit")], eigs[(method, "pydmd")]
+            a, b = eigs[(method, "koopkit free")], eigs[(method, "pydmd")]
             gap = np.abs(a[:, None] - b[None, :]).min(axis=1).max()
             gaps[method] = max(gaps[method], float(gap))
     dmd_err = statistics.median(
@@ -155,19 +160,19 @@ def run(args) -> dict:
         for s in range(args.realizations)
     )
     print(f"(exact DMD on the same data: median error {dmd_err:.3e})")
-    print(f"{'method':<20}{'median max |d omega|':>22}{'total s':>10}")
+    print(f"{'method':<22}{'median max |d omega|':>22}{'total s':>10}")
     results = {}
     for (method, lib), errs in errors.items():
         med = statistics.median(errs)
         results[(method, lib)] = (med, seconds[(method, lib)])
-        print(f"{method + ' ' + lib:<20}{med:>22.3e}{seconds[(method, lib)]:>10.3f}")
+        print(f"{method + ' ' + lib:<22}{med:>22.3e}{seconds[(method, lib)]:>10.3f}")
     verdicts = []
     for method in ("optdmd", "bopdmd"):
         (e_p, t_p), (e_k, t_k) = results[(method, "pydmd")], results[(method, "koopkit")]
         ok = e_k <= e_p * (1 + 1e-6) and t_k <= t_p
         verdicts.append(ok)
         print(
-            f"{method}: largest |omega_koopkit - omega_pydmd| {gaps[method]:.1e}; "
+            f"{method}: free koopkit fit = PyDMD's to {gaps[method]:.1e}; "
             f"koopkit / pydmd error ratio {e_k / e_p:.6f}, speed-up "
             f"{t_p / t_k:.1f}x (target: error no worse, no more time): "
             f"{'PASS' if ok else 'FAIL'}"

@@ -1,4 +1,5 @@
-"""Example 08: Koopman models with control inputs (DMDc and EDMDc).
+"""Koopman models with control inputs (DMDc and EDMDc)
+===================================================
 
 1. A linear system driven by an input, ``x_{k+1} = A x_k + B u_k`` (two coupled damped
    oscillators, force on the first mass). DMDc recovers ``A`` and ``B`` from one excited
@@ -27,6 +28,8 @@ import numpy as np
 
 import koopkit as kk
 from koopkit.dictionaries import Polynomial
+
+TITLE = "Koopman models with control inputs (DMDc and EDMDc)"
 
 DT = 0.1
 DOCS_FIGURE = pathlib.Path(__file__).resolve().parents[1] / "docs/guide/figures/01b-control.png"
@@ -153,7 +156,7 @@ def save_figure(paths, linear, nonlinear) -> None:
 
 
 def main(argv=None) -> dict:
-    parser = argparse.ArgumentParser(description="DMDc and EDMDc on systems with known answers")
+    parser = argparse.ArgumentParser(description=TITLE)
     parser.add_argument("--out", type=pathlib.Path, default=pathlib.Path("runs/example08"))
     parser.add_argument("--docs-figure", action="store_true", help=f"also write {DOCS_FIGURE}")
     args = parser.parse_args(argv)

@@ -1,4 +1,5 @@
-"""Example 09: time delays, noise-robust DMD, and statistically grounded model selection.
+"""Time delays, noise-robust DMD and statistically grounded model selection
+========================================================================
 
 1. Hankel DMD: three damped oscillations seen through one scalar. DMD on the scalar has one
    dimension to work with; stacking 20 delays recovers all six continuous eigenvalues.
@@ -29,6 +30,8 @@ import numpy as np
 import koopkit as kk
 from koopkit.model_selection import TrajectoryKFold, cross_val_score
 from koopkit.systems import Lorenz63
+
+TITLE = "Time delays, noise-robust DMD and statistically grounded model selection"
 
 DOCS_FIGURE = (
     pathlib.Path(__file__).resolve().parents[1] / "docs/guide/figures/01b-delays-and-noise.png"
@@ -243,7 +246,7 @@ def save_figure(paths, hankel, havok, noise, selection) -> None:
 
 
 def main(argv=None) -> dict:
-    parser = argparse.ArgumentParser(description="Hankel DMD, HAVOK, OptDMD/BOP-DMD, VAMP-2")
+    parser = argparse.ArgumentParser(description=TITLE)
     parser.add_argument("--out", type=pathlib.Path, default=pathlib.Path("runs/example09"))
     parser.add_argument("--lorenz-steps", type=int, default=10000)
     parser.add_argument("--bags", type=int, default=50)

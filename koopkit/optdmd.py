@@ -33,7 +33,7 @@ from koopkit._base import BaseEstimator, SpectralModelMixin, _check_block
 from koopkit.linalg import SVD_METHODS, truncated_svd
 from koopkit.spectrum import _check_dt, sort_eigenvalues
 
-__all__ = ["OptDMD", "BOPDMD"]
+__all__ = ["OptDMD", "BOPDMD", "variable_projection", "conjugate_pairs"]
 
 
 def _projected_lstsq(Phi, Z):
@@ -60,7 +60,43 @@ def _residuals(blocks, alpha):
     return out, total
 
 
-def variable_projection(blocks, alpha, max_iter: int = 30, tol: float = 1e-10):
+def conjugate_pairs(alpha) -> np.ndarray:
+    """The nearest conjugate-symmetric set: pair every exponent with its closest conjugate.
+
+    Real data have real exponents and conjugate pairs; an unconstrained fit breaks that
+    symmetry by round-off or noise. Pairs are formed greedily, closest first (an exponent may
+    pair with itself and becomes real), and each pair is replaced by its mean
+    ``(a + conj(b)) / 2`` and that mean's conjugate, as PyDMD's ``conjugate_pairs``
+    constraint does (here in double precision).
+
+    Parameters
+    ----------
+    alpha : ndarray of shape (r,), complex
+
+    Returns
+    -------
+    ndarray of shape (r,), complex
+        Closed under conjugation.
+    """
+    alpha = np.asarray(alpha, dtype=complex)
+    out = alpha.copy()
+    cost = np.abs(alpha[:, None] - alpha.conj()[None, :])
+    free = np.ones(alpha.size, dtype=bool)
+    while free.any():
+        masked = np.where(free[:, None] & free[None, :], cost, np.inf)
+        i, j = np.unravel_index(np.argmin(masked), masked.shape)
+        if i == j:
+            out[i] = alpha[i].real
+        else:
+            mean = (alpha[i] + alpha[j].conj()) / 2
+            out[i], out[j] = mean, mean.conj()
+        free[[i, j]] = False
+    return out
+
+
+def variable_projection(
+    blocks, alpha, max_iter: int = 30, tol: float = 1e-10, symmetric: bool = False
+):
     """Levenberg–Marquardt on ``alpha`` for ``Z_i ≈ Phi(alpha, t_i) B_i`` over all blocks.
 
     Every block (trajectory) has its own amplitudes ``B_i``; the exponents are shared. The
@@ -79,6 +115,9 @@ def variable_projection(blocks, alpha, max_iter: int = 30, tol: float = 1e-10):
     tol : float, default 1e-10
         Stop when an accepted step lowers the squared residual by less than ``tol`` times its
         value.
+    symmetric : bool, default False
+        Keep the exponents closed under conjugation (:func:`conjugate_pairs` after every
+        step), as real data require.
 
     Returns
     -------
@@ -89,6 +128,8 @@ def variable_projection(blocks, alpha, max_iter: int = 30, tol: float = 1e-10):
         Accepted steps taken.
     """
     alpha = np.asarray(alpha, dtype=complex).copy()
+    if symmetric:
+        alpha = conjugate_pairs(alpha)
     state, objective = _residuals(blocks, alpha)
     # An exact fit to round-off cannot be improved: stop there rather than shrink steps.
     floor = (64 * np.finfo(float).eps) ** 2 * sum(float(np.vdot(Z, Z).real) for _, Z in blocks)
@@ -113,7 +154,7 @@ def variable_projection(blocks, alpha, max_iter: int = 30, tol: float = 1e-10):
             except np.linalg.LinAlgError:
                 mu *= 4.0
                 continue
-            trial = alpha + delta
+            trial = conjugate_pairs(alpha + delta) if symmetric else alpha + delta
             trial_state, trial_objective = _residuals(blocks, trial)
             if np.isfinite(trial_objective) and trial_objective < objective:
                 accepted = True
@@ -207,6 +248,10 @@ class OptDMD(SpectralModelMixin, BaseEstimator):
         Relative decrease of the squared residual below which the iteration stops.
     svd : {"auto", "svd", "gram", "randomized"}, default "auto"
         SVD path of the projection (see :func:`koopkit.linalg.truncated_svd`).
+    conjugate_pairs : bool, default True
+        Constrain the exponents to real values and conjugate pairs, the structure of real
+        data (:func:`conjugate_pairs` after every step); ``False`` fits them freely, like
+        PyDMD's default.
 
     Attributes
     ----------
@@ -234,11 +279,19 @@ class OptDMD(SpectralModelMixin, BaseEstimator):
     the iterations work on the small ``(T, r)`` projected data in numpy float64.
     """
 
-    def __init__(self, rank=None, max_iter: int = 30, tol: float = 1e-10, svd: str = "auto"):
+    def __init__(
+        self,
+        rank=None,
+        max_iter: int = 30,
+        tol: float = 1e-10,
+        svd: str = "auto",
+        conjugate_pairs: bool = True,
+    ):
         self.rank = rank
         self.max_iter = max_iter
         self.tol = tol
         self.svd = svd
+        self.conjugate_pairs = conjugate_pairs
 
     def _check_params(self) -> None:
         if self.svd not in SVD_METHODS:
@@ -279,7 +332,9 @@ class OptDMD(SpectralModelMixin, BaseEstimator):
         self._check_params()
         ops, basis, blocks = self._project(X, t)
         alpha0 = _initial_exponents(blocks, basis.shape[1])
-        alpha, amplitudes, n_iter = variable_projection(blocks, alpha0, self.max_iter, self.tol)
+        alpha, amplitudes, n_iter = variable_projection(
+            blocks, alpha0, self.max_iter, self.tol, self.conjugate_pairs
+        )
         self._set_fit(ops, basis, blocks, alpha, amplitudes)
         self.n_iter_ = n_iter
         return self
@@ -330,7 +385,7 @@ class BOPDMD(OptDMD):
         Number of bagged fits.
     bag_fraction : float, default 0.6
         Fraction of the snapshots of every trajectory in a bag, in (0, 1].
-    max_iter, tol, svd
+    max_iter, tol, svd, conjugate_pairs
         As in :class:`OptDMD`.
     seed : int, default 0
         Seed of the bag selection.
@@ -360,8 +415,11 @@ class BOPDMD(OptDMD):
         svd: str = "auto",
         seed: int = 0,
         progress: bool = False,
+        conjugate_pairs: bool = True,
     ):
-        super().__init__(rank=rank, max_iter=max_iter, tol=tol, svd=svd)
+        super().__init__(
+            rank=rank, max_iter=max_iter, tol=tol, svd=svd, conjugate_pairs=conjugate_pairs
+        )
         self.n_bags = n_bags
         self.bag_fraction = bag_fraction
         self.seed = seed
@@ -390,7 +448,8 @@ class BOPDMD(OptDMD):
                 f"rank={r}"
             )
         alpha0 = _initial_exponents(blocks, r)
-        alpha_full, _, n_iter = variable_projection(blocks, alpha0, self.max_iter, self.tol)
+        fit = (self.max_iter, self.tol, self.conjugate_pairs)
+        alpha_full, _, n_iter = variable_projection(blocks, alpha0, *fit)
         rng = np.random.default_rng(self.seed)
         bags = np.empty((nb, r), dtype=complex)
         for b in tqdm(range(nb), desc="BOP-DMD bags", disable=not self.progress, leave=False):
@@ -398,11 +457,13 @@ class BOPDMD(OptDMD):
             for (ti, Z), size in zip(blocks, sizes, strict=True):
                 idx = np.sort(rng.choice(Z.shape[0], size=size, replace=False))
                 bag.append((ti[idx], Z[idx]))
-            alpha_b = variable_projection(bag, alpha_full, self.max_iter, self.tol)[0]
+            alpha_b = variable_projection(bag, alpha_full, *fit)[0]
             # Bags may permute the exponents: match them to the full fit's.
             rows, cols = linear_sum_assignment(np.abs(alpha_b[:, None] - alpha_full[None, :]))
             bags[b, cols] = alpha_b[rows]
         alpha = bags.mean(axis=0)
+        if self.conjugate_pairs:  # the mean of matched symmetric sets, up to round-off
+            alpha = conjugate_pairs(alpha)
         amplitudes = [_projected_lstsq(np.exp(np.outer(ti, alpha)), Z)[0] for ti, Z in blocks]
         self._set_fit(ops, basis, blocks, alpha, amplitudes)
         order = sort_eigenvalues(np.exp(alpha))
