@@ -32,7 +32,8 @@ from koopkit.dictionaries import Polynomial
 TITLE = "Koopman models with control inputs (DMDc and EDMDc)"
 
 DT = 0.1
-DOCS_FIGURE = pathlib.Path(__file__).resolve().parents[1] / "docs/guide/figures/01b-control.png"
+# The user guide's copy, relative to the root of a clone (where the examples are run from).
+DOCS_FIGURE = pathlib.Path("docs/guide/figures/01b-control.png")
 
 
 def two_masses(dt: float = DT):

@@ -33,9 +33,8 @@ from koopkit.systems import Lorenz63
 
 TITLE = "Time delays, noise-robust DMD and statistically grounded model selection"
 
-DOCS_FIGURE = (
-    pathlib.Path(__file__).resolve().parents[1] / "docs/guide/figures/01b-delays-and-noise.png"
-)
+# The user guide's copy, relative to the root of a clone (where the examples are run from).
+DOCS_FIGURE = pathlib.Path("docs/guide/figures/01b-delays-and-noise.png")
 OMEGA = np.array([-0.1 + 2.0j, -0.3 + 5.0j, -0.05 + 0.7j])
 
 
