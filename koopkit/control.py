@@ -36,7 +36,7 @@ from koopkit.spectrum import sort_eigenvalues
 __all__ = ["DMDc", "EDMDc"]
 
 
-def control_pairs(X, U):
+def control_pairs(X, U) -> tuple:
     """Snapshot pairs and the inputs between them, never crossing trajectories.
 
     Parameters

@@ -96,7 +96,7 @@ def conjugate_pairs(alpha) -> np.ndarray:
 
 def variable_projection(
     blocks, alpha, max_iter: int = 30, tol: float = 1e-10, symmetric: bool = False
-):
+) -> tuple:
     """Levenberg–Marquardt on ``alpha`` for ``Z_i ≈ Phi(alpha, t_i) B_i`` over all blocks.
 
     Every block (trajectory) has its own amplitudes ``B_i``; the exponents are shared. The

@@ -25,7 +25,7 @@ from koopkit.linalg import truncated_svd
 __all__ = ["reduced_rank_edmd", "reduced_rank_kernel", "top_eigh"]
 
 
-def top_eigh(ops, M, k: int | None = None):
+def top_eigh(ops, M, k: int | None = None) -> tuple:
     """Leading ``k`` eigenpairs of a symmetric matrix, eigenvalues decreasing.
 
     Parameters
@@ -64,7 +64,9 @@ def _rank_rule(rank):
     return -1 if rank is None else rank
 
 
-def reduced_rank_edmd(ops, psi_x, psi_y, rank=None, regularization: float = 0.0, svd="svd"):
+def reduced_rank_edmd(
+    ops, psi_x, psi_y, rank=None, regularization: float = 0.0, svd: str = "svd"
+) -> tuple:
     """Reduced-rank regression in the features of a dictionary (row convention).
 
     Parameters
@@ -106,7 +108,7 @@ def reduced_rank_edmd(ops, psi_x, psi_y, rank=None, regularization: float = 0.0,
     return lift @ Vr.T, Vr.T @ lift, lift, U @ (whiten[:, None] * P)
 
 
-def reduced_rank_kernel(ops, K_X, K_Y, K_YX, rank=None, regularization: float = 0.0):
+def reduced_rank_kernel(ops, K_X, K_Y, K_YX, rank=None, regularization: float = 0.0) -> tuple:
     """Kernel reduced-rank regression through Gram matrices (Kostic et al. 2022, Theorem 2).
 
     With ``K_X = Q Lambda Q^T`` (resolvable directions, ``lambda > 1e-14 lambda_max``),
