@@ -19,7 +19,7 @@ import numpy as np
 from koopkit._backend import ops_for
 from koopkit._base import BaseEstimator, NotFittedError
 
-__all__ = ["Dictionary", "Identity", "Polynomial", "RBF", "RandomFourier", "Concat"]
+__all__ = ["Dictionary", "Identity", "Polynomial", "RBF", "RandomFourier", "Concat", "TimeDelay"]
 
 
 class Dictionary(BaseEstimator):
@@ -305,3 +305,124 @@ class Concat(Dictionary):
     def get_params(self, deep: bool = True) -> dict:
         """``{"dictionaries": [...]}`` (the parts are not flattened into nested names)."""
         return {"dictionaries": self.dictionaries}
+
+
+class TimeDelay(Dictionary):
+    """Delay embedding: row ``k`` of a trajectory becomes ``[x_k, x_{k+1}, ..., x_{k+d-1}]``.
+
+    Unlike the other dictionaries, which map each state on its own, this one maps
+    trajectories to trajectories: a trajectory of ``T`` snapshots gives ``T - delays + 1``
+    delay vectors of ``delays * n`` features (oldest block first, newest last), and windows
+    never cross from one trajectory into the next. Use it before an estimator (as
+    :class:`koopkit.HankelDMD` does, or ``EDMD().fit(TimeDelay(5).fit_transform(X))``), not as
+    the ``dictionary`` of EDMD, which lifts snapshot pairs one state at a time.
+
+    Parameters
+    ----------
+    delays : int, default 2
+        Number of consecutive snapshots per delay vector, ``d >= 1`` (``1`` is the identity).
+
+    Attributes
+    ----------
+    n_output_features_ : int
+        ``delays * n_features_in_``.
+    state_matrix_ : ndarray of shape (delays * n, n)
+        Selects the newest block: ``transform(X) @ state_matrix_ == X[delays - 1:]``.
+    """
+
+    def __init__(self, delays: int = 2):
+        self.delays = delays
+
+    def _check_delays(self) -> int:
+        d = self.delays
+        if isinstance(d, bool) or not isinstance(d, (int, np.integer)) or d < 1:
+            raise ValueError(f"delays must be an integer >= 1, got {d!r}")
+        return int(d)
+
+    def _trajectories(self, X):
+        """``(list of 2-D blocks, layout)`` for the layouts (T, n), (n_traj, T, n) and lists."""
+        if isinstance(X, (list, tuple)):
+            if not X:
+                raise ValueError("X is an empty list; expected trajectories of shape (T_i, n)")
+            ops = ops_for(X[0])
+            blocks = [ops.asarray(x) for x in X]
+            layout = "list"
+        else:
+            ops = ops_for(X)
+            X = ops.asarray(X)
+            if X.ndim not in (2, 3):
+                raise ValueError(
+                    f"X must be a trajectory (T, n), a batch (n_traj, T, n) or a list of "
+                    f"(T_i, n) arrays, got shape {tuple(X.shape)}"
+                )
+            blocks = [X] if X.ndim == 2 else list(X)
+            layout = "single" if X.ndim == 2 else "batch"
+        for i, b in enumerate(blocks):
+            if b.ndim != 2:
+                raise ValueError(f"trajectory {i} must be 2-D (T_i, n), got {tuple(b.shape)}")
+            if not ops.all_finite(b):
+                raise ValueError(f"trajectory {i} contains NaN or Inf; expected finite values")
+        d = self._check_delays()
+        for i, b in enumerate(blocks):
+            if b.shape[0] < d:
+                raise ValueError(
+                    f"delays={d} is larger than trajectory {i} ({b.shape[0]} snapshots); "
+                    f"every trajectory needs at least {d} snapshots"
+                )
+        return ops, blocks, layout
+
+    def fit(self, X, y=None):
+        """Record the number of features of trajectories ``X`` (any trajectory layout)."""
+        _, blocks, _ = self._trajectories(X)
+        if len({b.shape[1] for b in blocks}) != 1:
+            raise ValueError("all trajectories must have the same number of features n")
+        self.n_features_in_ = int(blocks[0].shape[1])
+        return self
+
+    @property
+    def n_output_features_(self) -> int:
+        return self._check_delays() * self.n_features_in_
+
+    @property
+    def state_matrix_(self) -> np.ndarray:
+        n = self.n_features_in_
+        B = np.zeros((self.n_output_features_, n))
+        B[-n:] = np.eye(n)
+        return B
+
+    def transform(self, X):
+        """Delay vectors of every trajectory, in the layout of ``X``.
+
+        Parameters
+        ----------
+        X : array of shape (T, n), (n_traj, T, n), or list of arrays of shape (T_i, n)
+
+        Returns
+        -------
+        array of shape (T - d + 1, d n), (n_traj, T - d + 1, d n), or list of (T_i - d + 1, d n)
+        """
+        if not hasattr(self, "n_features_in_"):
+            raise NotFittedError("this TimeDelay is not fitted; call fit(X)")
+        ops, blocks, layout = self._trajectories(X)
+        d = self._check_delays()
+        out = []
+        for b in blocks:
+            if b.shape[1] != self.n_features_in_:
+                raise ValueError(
+                    f"X must have {self.n_features_in_} features (columns), got {b.shape[1]}"
+                )
+            T = b.shape[0]
+            out.append(ops.concat([b[j : T - d + 1 + j] for j in range(d)], axis=1))
+        if layout == "list":
+            return out
+        if layout == "single":
+            return out[0]
+        return ops.concat([o[None] for o in out], axis=0)
+
+    def _names(self, names):
+        d = self._check_delays()
+        return [
+            f"{name}(t-{d - 1 - j})" if j < d - 1 else f"{name}(t)"
+            for j in range(d)
+            for name in names
+        ]
