@@ -20,7 +20,6 @@ Usage (GPU recommended; the defaults are the presets' budgets)::
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import json
 import runpy
 import time
@@ -28,15 +27,15 @@ from pathlib import Path
 
 import torch
 
-from koopkit_diffusion.kdm_run import train_model
-from koopkit_diffusion.pairs import generate_pairs
-from koopkit_diffusion.teacher import PRESETS, load_teacher, train_teacher
+from koopkit_diffusion.runs import generate_pair_set, get_preset, train_run
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--out", required=True)
-    parser.add_argument("--teacher-steps", type=int, default=PRESETS["digits-uncond"].steps)
+    parser.add_argument(
+        "--teacher-steps", type=int, default=get_preset("teacher-digits-uncond").train.steps
+    )
     parser.add_argument("--pairs", type=int, default=50_000, help="pairs of the training set")
     parser.add_argument("--steps", type=int, default=None, help="KDM/KD steps (preset default)")
     parser.add_argument("--n", type=int, default=2000, help="samples per generator")
@@ -46,35 +45,34 @@ def main() -> None:
     out = Path(args.out)
     timings = {}
     start = time.perf_counter()
-    config = dataclasses.replace(PRESETS["digits-uncond"], steps=args.teacher_steps)
-    train_teacher(config, out / "teacher", progress=False, device=args.device)
+    device = "cuda" if args.device.startswith("cuda") else "cpu"
+    teacher_sets = {
+        "train.steps": str(args.teacher_steps),
+        "train.progress": "false",
+        "train.device": device,
+    }
+    train_run("teacher-digits-uncond", out / "teacher", overrides=teacher_sets, resume="auto")
     timings["teacher_s"] = time.perf_counter() - start
 
     start = time.perf_counter()
-    teacher = load_teacher(out / "teacher", device=args.device)
-    generate_pairs(
-        teacher,
-        out / "pairs",
-        args.pairs,
-        shape=(1, 8, 8),
-        batch_size=4096,
-        sigma_max=teacher.sigma_max,
-        sigma_min=teacher.sigma_min,
-        device=args.device,
+    generate_pair_set(
+        out / "teacher", out / "pairs", args.pairs, batch_size=4096, device=args.device,
         progress=False,
-    )
+    )  # fmt: skip
     timings["pairs_s"] = time.perf_counter() - start
     print(f"teacher and pairs: {timings}", flush=True)
 
     # Unconditional students: with labels, the latent holds B·y and the latent–semantic claim
     # would be measured on the labels rather than on the Koopman latent.
-    overrides = {"model.label_dim": "0"}
+    overrides = {"model.label_dim": "0", "train.device": device}
     if args.steps is not None:
         overrides["train.steps"] = str(args.steps)
     for kind in ("kdm", "kd"):
         start = time.perf_counter()
-        if not (out / kind / "checkpoints").exists():
-            train_model("digits", out / "pairs", out / kind, kind=kind, overrides=overrides)
+        train_run(
+            "digits", out / kind, pairs=out / "pairs", kind=kind, overrides=overrides,
+            resume="auto",
+        )  # fmt: skip
         timings[f"{kind}_s"] = time.perf_counter() - start
         print(f"{kind} trained: {timings}", flush=True)
 

@@ -67,9 +67,8 @@ class _PlainKDM(nn.Module):
 
 
 def bench_step(args) -> None:
-    from koopkit_diffusion.kdm_networks import ACTIVATIONS
-    from koopkit_diffusion.kdm_run import build_model
-    from koopkit_diffusion.presets import get_preset
+    from koopkit_diffusion.kdm.networks import ACTIVATIONS
+    from koopkit_diffusion.runs import build_model, get_preset
     from koopkit_diffusion.trainer import TensorDictDataset, Trainer
 
     preset = get_preset("checkerboard", dict(s.split("=", 1) for s in args.set))
@@ -116,15 +115,14 @@ def bench_step(args) -> None:
 
 def bench_sample(args) -> None:
     from koopkit_diffusion.edm import heun_sample
-    from koopkit_diffusion.kdm_run import build_model
-    from koopkit_diffusion.presets import get_preset
-    from koopkit_diffusion.teacher import PRESETS, build_teacher, load_teacher
+    from koopkit_diffusion.runs import build_model, get_preset, load_teacher
+    from koopkit_diffusion.teacher import build_teacher
 
     torch.manual_seed(0)
     teacher = (
         load_teacher(args.teacher_run)
         if args.teacher_run
-        else build_teacher(PRESETS["checkerboard"])
+        else build_teacher(get_preset("teacher-checkerboard").model)
     )
     teacher.eval()
     model = build_model(get_preset("checkerboard").model, "kdm").eval()
@@ -141,9 +139,9 @@ def bench_sample(args) -> None:
 
 def bench_quality(args) -> None:
     from koopkit_diffusion.data import checkerboard
-    from koopkit_diffusion.kdm_run import load_model
-    from koopkit_diffusion.metrics import sliced_wasserstein
+    from koopkit_diffusion.evaluation.metrics import sliced_wasserstein
     from koopkit_diffusion.pairs import PairDataset
+    from koopkit_diffusion.runs import load_generator
 
     held = PairDataset(args.eval_pairs)[: args.n]
     teacher_x = held["sample"]
@@ -154,7 +152,7 @@ def bench_quality(args) -> None:
     )
     for name, run in (("KDM", args.kdm), ("KD", args.kd)):
         if run:
-            model = load_model(run)
+            model = load_generator(run).model
             noise = torch.randn(args.n, 2, generator=torch.Generator().manual_seed(7))
             x = torch.cat([model.sample(noise=c) for c in noise.split(25_000)])
             print(f"{name} vs teacher: SW1 {sliced_wasserstein(x, teacher_x):.4f}  ({run})")

@@ -31,7 +31,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import shutil
 import time
 from pathlib import Path
 
@@ -53,7 +52,7 @@ def _parse_config(text: str) -> tuple[str, dict[str, str]]:
 
 
 def _score(model, noise, teacher_50k, large, true) -> dict[str, float]:
-    from koopkit_diffusion.metrics import sliced_wasserstein
+    from koopkit_diffusion.evaluation.metrics import sliced_wasserstein
 
     with torch.no_grad():
         fresh = torch.cat([model.sample(noise=c) for c in noise.split(50_000)])
@@ -86,12 +85,10 @@ def main() -> None:
 
     from koopkit.io import write_json
     from koopkit_diffusion.data import checkerboard
-    from koopkit_diffusion.kdm_run import train_model
-    from koopkit_diffusion.metrics import sliced_wasserstein
-    from koopkit_diffusion.pairs import PairDataset, generate_pairs
-    from koopkit_diffusion.presets import get_preset
-    from koopkit_diffusion.quickstart import QuickstartConfig
-    from koopkit_diffusion.teacher import load_teacher
+    from koopkit_diffusion.evaluation.metrics import sliced_wasserstein
+    from koopkit_diffusion.pairs import PairDataset
+    from koopkit_diffusion.runs import generate_pair_set, get_preset, train_run
+    from koopkit_diffusion.runs.quickstart import QuickstartConfig
 
     qs, out = Path(args.quickstart), Path(args.out)
     if not all((qs / d / "manifest.json").is_file() for d in ("pairs", "eval-pairs")):
@@ -104,12 +101,11 @@ def main() -> None:
         raise SystemExit(f"--n-large must be at least 50000, got {args.n_large}")
 
     t0 = time.perf_counter()
-    generate_pairs(
-        load_teacher(qs / "teacher"),
+    generate_pair_set(
+        qs / "teacher",
         out / "teacher-large",
         args.n_large,
         seed=999,  # independent of the quickstart's training (1) and held-out (2) sets
-        shape=(2,),
         batch_size=25_000,
         compute_dtype="float64",
     )
@@ -123,7 +119,6 @@ def main() -> None:
         sliced_wasserstein(checkerboard(50_000, seed=200 + i), checkerboard(50_000, seed=300 + i))
         for i in range(3)
     ]
-    pairs = PairDataset(qs / "pairs")
     budget = {**QuickstartConfig().kdm_overrides, "train.progress": "false"}
     rows = []
     for kind, overrides in configs:
@@ -131,9 +126,8 @@ def main() -> None:
         for seed in range(args.seeds):
             preset = get_preset("checkerboard", {**budget, **overrides, "train.seed": str(seed)})
             run = out / (label.replace(" ", "_").replace("=", "-") + f"_seed{seed}")
-            shutil.rmtree(run, ignore_errors=True)
             t0 = time.perf_counter()
-            res = train_model(preset, pairs, run, kind=kind)
+            res = train_run(preset, run, pairs=qs / "pairs", kind=kind, resume="auto")
             train_s = time.perf_counter() - t0
             model = res.ema if isinstance(res.ema, torch.nn.Module) else res.model
             model = getattr(model, "module", model).eval()

@@ -28,7 +28,7 @@ from koopkit_diffusion.trainer import TensorDictDataset, Trainer, TrainerConfig
 def make_model(preset: str):
     """The one model factory: ``(KDM, TrainerConfig)`` of a named preset."""
     from koopkit_diffusion.kdm import KDM
-    from koopkit_diffusion.presets import get_preset
+    from koopkit_diffusion.runs.presets import get_preset
 
     spec = get_preset(preset)
     return KDM(spec.model), spec.train
@@ -81,7 +81,7 @@ def main(argv: list[str] | None = None) -> int:
 
     torch.manual_seed(0)
     model, config = make_model(args.preset)
-    shape = tuple(model.config.data_shape)
+    shape = tuple(model.config.shape)
     g = torch.Generator().manual_seed(1)
     data = {
         "noise": torch.randn((args.pairs, *shape), generator=g),

@@ -62,7 +62,7 @@ def build_model_and_config(preset: str, overrides: dict[str, str], lpips_dir: Pa
     benchmark measures speed, not perceptual quality).
     """
     from koopkit_diffusion.kdm import KDM
-    from koopkit_diffusion.presets import get_preset
+    from koopkit_diffusion.runs.presets import get_preset
 
     spec = get_preset(preset, {**overrides, "model.lpips_weights": str(lpips_dir)})
     return KDM(spec.model), spec.train
@@ -70,15 +70,9 @@ def build_model_and_config(preset: str, overrides: dict[str, str], lpips_dir: Pa
 
 def write_random_lpips_weights(folder: Path) -> None:
     """Randomly initialised VGG16 trunk and LPIPS heads in the files LPIPS expects."""
-    from koopkit_diffusion import losses
+    from koopkit_diffusion.kdm.lpips import write_random_weights
 
-    torch.manual_seed(0)
-    torch.save(losses._vgg16_trunk().state_dict(), folder / losses.LPIPS_TRUNK_FILE)
-    heads = {
-        f"lin{i}.model.1.weight": torch.rand(1, c, 1, 1) / c
-        for i, c in enumerate(losses._LPIPS_CHANNELS)
-    }
-    torch.save(heads, folder / losses.LPIPS_LINEAR_FILE)
+    write_random_weights(folder)
 
 
 def parse_mode(mode: str) -> dict:
@@ -107,7 +101,8 @@ def parse_mode(mode: str) -> dict:
 def separate_lpips_passes(enabled: bool):
     """Within the block, ``ReconstructionLoss.against`` evaluates each distance on its own with
     the target in the graph: the four-forward, four-backward LPIPS cost of the earlier code."""
-    from koopkit_diffusion.losses import ReconstructionLoss, _cached_lpips
+    from koopkit_diffusion.kdm.losses import ReconstructionLoss
+    from koopkit_diffusion.kdm.lpips import cached_lpips
 
     if not enabled:
         yield
@@ -117,7 +112,7 @@ def separate_lpips_passes(enabled: bool):
     def against(self, xs, y):
         if self.kind != "lpips":
             return original(self, xs, y)
-        lpips = _cached_lpips(self.lpips_weights, self.lpips_resize, y.device)
+        lpips = cached_lpips(self.lpips_weights, self.lpips_resize, y.device)
         target = y.detach().requires_grad_(True)
         return [lpips(x, target).mean() for x in xs]
 

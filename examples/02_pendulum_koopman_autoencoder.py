@@ -1,4 +1,6 @@
-"""Pendulum benchmark of consistent Koopman autoencoders (Azencot et al. 2020, ICML, Sec. 5.1).
+"""Pendulum benchmark of consistent Koopman autoencoders (Azencot et al. 2020, ICML, Sec. 5.1)
+===========================================================================================
+
 
 A frictionless pendulum started at θ₀ = 2.4 rad (far from the linear regime) is simulated for
 2200 steps of Δt = 0.1 and mapped into 64 dimensions by a fixed random rotation. The first 600
@@ -50,6 +52,10 @@ from koopkit.dictionaries import RBF, Concat, Identity, Polynomial  # noqa: E402
 from koopkit.operators import DenseOperator  # noqa: E402
 from koopkit.systems import Pendulum  # noqa: E402
 from koopkit.training import fit, seed_everything  # noqa: E402
+
+TITLE = (
+    "Pendulum benchmark of consistent Koopman autoencoders (Azencot et al. 2020, ICML, Sec. 5.1)"
+)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -288,7 +294,7 @@ def run(cfg: PendulumBenchmark, out: str | Path, progress: bool = True) -> dict:
 
 
 def main(argv: list[str] | None = None) -> dict:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=TITLE)
     parser.add_argument("--out", default="runs/02_pendulum", help="output folder")
     parser.add_argument("--quick", action="store_true", help="short training (< 2 min on 2 cores)")
     parser.add_argument("--epochs", type=int, help="override the number of training epochs")

@@ -1,4 +1,6 @@
-"""Finite-dimensional Koopman representability: exact closure and numeric residuals.
+"""Finite-dimensional Koopman representability: exact closure and numeric residuals
+================================================================================
+
 
 1. **Exact closure (sympy).** For the slow manifold ``x1' = μ x1``, ``x2' = λ (x2 − x1²)`` the
    span of ``{x1, x2, x1²}`` is Koopman-invariant (Brunton et al. 2016, PLoS ONE, Eq. 12):
@@ -39,6 +41,8 @@ from koopkit.analysis import (  # noqa: E402
 )
 from koopkit.dictionaries import Polynomial  # noqa: E402
 from koopkit.systems import Duffing, SlowManifold  # noqa: E402
+
+TITLE = "Finite-dimensional Koopman representability: exact closure and numeric residuals"
 
 
 def exact_closure(mu: float, lam: float) -> dict:
@@ -149,7 +153,7 @@ def residual_curves(out: Path, kae_steps: int, seed: int) -> dict:
 
 
 def main(argv: list[str] | None = None) -> dict:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=TITLE)
     parser.add_argument("--out", default="runs/03_representability", help="output folder")
     parser.add_argument("--mu", type=float, default=-0.05)
     parser.add_argument("--lam", type=float, default=-1.0)

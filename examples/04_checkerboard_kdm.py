@@ -1,4 +1,6 @@
-"""KDM on the 2-D checkerboard: teacher → 35-NFE pairs → KDM and the KD baseline → SW1.
+"""KDM on the 2-D checkerboard: teacher → 35-NFE pairs → KDM and the KD baseline → SW1
+===================================================================================
+
 
 The default configuration is the fastest good one found on two CPU cores (smaller networks and
 batches than the paper, more steps per minute); ``--paper`` trains the paper's configuration
@@ -8,7 +10,7 @@ noise and loss weights are set in ``BEST``). Scores are SW1 (512 directions) bet
 50k one-step samples (from fresh noise) and 50k held-out teacher samples, beside the floor of two
 independent 50k true sets, with NFE and sampling time for each. Every SW1 is printed twice: in the
 units of ``data.checkerboard`` (the board divided by 0.45; floor 0.019 ± 0.004) and in the
-board's own ``[-2, 2]²`` units (× 0.45; floor 0.0084 ± 0.0016, the units of DESIGN's ≈ 0.0096).
+board's own ``[-2, 2]²`` units (× 0.45; floor 0.0084 ± 0.0016, where ≈ 0.0096 is usually quoted).
 Beside them, SW1 and RMSE against the teacher's samples of the *same* held-out noises
 (:func:`koopkit_diffusion.evaluation.same_noise_scores`): no floor, so they rank two students
 that both sit at it. Then the analyses of the KDM latent (latent–semantic proximity,
@@ -28,7 +30,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import shutil
 import time
 from pathlib import Path
 
@@ -75,20 +76,22 @@ def main() -> None:
     from koopkit_diffusion.data import checkerboard
     from koopkit_diffusion.edm import heun_sample
     from koopkit_diffusion.evaluation import analyze_model, same_noise_scores
-    from koopkit_diffusion.kdm_run import train_model
-    from koopkit_diffusion.metrics import sliced_wasserstein
-    from koopkit_diffusion.pairs import PairDataset, generate_pairs
-    from koopkit_diffusion.presets import get_preset
-    from koopkit_diffusion.quickstart import CHECKERBOARD_SCALE
-    from koopkit_diffusion.teacher import load_teacher, plot_samples, train_teacher
+    from koopkit_diffusion.evaluation.metrics import sliced_wasserstein
+    from koopkit_diffusion.evaluation.plots import plot_samples
+    from koopkit_diffusion.pairs import PairDataset
+    from koopkit_diffusion.runs import generate_pair_set, get_preset, load_teacher, train_run
+    from koopkit_diffusion.runs.quickstart import CHECKERBOARD_SCALE
 
     work = Path(args.workdir)
     t0 = time.perf_counter()
-    teacher_run = args.teacher_run or train_teacher("checkerboard", work / "teacher")
+    teacher_run = args.teacher_run
+    if teacher_run is None:
+        teacher_run = work / "teacher"
+        train_run("teacher-checkerboard", teacher_run, resume="auto")
     teacher = load_teacher(teacher_run)
-    common = dict(shape=(2,), batch_size=25_000, compute_dtype="float64")
-    generate_pairs(teacher, work / "pairs", args.n_pairs, seed=1, **common)
-    generate_pairs(teacher, work / "eval-pairs", args.n_eval, seed=2, **common)
+    common = dict(batch_size=25_000, compute_dtype="float64")
+    generate_pair_set(teacher_run, work / "pairs", args.n_pairs, seed=1, **common)
+    generate_pair_set(teacher_run, work / "eval-pairs", args.n_eval, seed=2, **common)
     print(f"teacher and pairs ready in {time.perf_counter() - t0:.0f} s (cached in {work})")
 
     overrides = {} if args.paper else dict(BEST)
@@ -111,10 +114,9 @@ def main() -> None:
     results["teacher"] = {"nfe": 35, "sample_s": time.perf_counter() - t0}
     models = {}
     for kind in ("kdm",) if args.skip_kd else ("kdm", "kd"):
-        run = work / f"{kind}-{tag}"
-        shutil.rmtree(run, ignore_errors=True)
+        run = work / f"{kind}-{tag}-seed{args.seed}"
         t0 = time.perf_counter()
-        res = train_model(preset, work / "pairs", run, kind=kind)
+        res = train_run(preset, run, pairs=work / "pairs", kind=kind, resume="auto")
         minutes = (time.perf_counter() - t0) / 60
         model = models[kind] = res.ema.module if hasattr(res.ema, "module") else res.ema
         t0 = time.perf_counter()

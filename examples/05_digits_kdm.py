@@ -1,4 +1,6 @@
-"""KDM on 8×8 digits: a class-conditional teacher → pairs → KDM and the KD baseline → grids.
+"""KDM on 8×8 digits: a class-conditional teacher → pairs → KDM and the KD baseline → grids
+========================================================================================
+
 
 Trains the ``digits`` EDM teacher (a small class-conditional UNet), generates noise→sample pairs
 with its 18-step Heun sampler (35 evaluations), trains a conditional KDM (label embedding + control
@@ -21,17 +23,17 @@ students drew washed-out digits (classifier-FID ≈ 700).
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import json
-import shutil
 import time
 from pathlib import Path
 
 import torch
 
+TITLE = "KDM on 8×8 digits: a class-conditional teacher → pairs → KDM and the KD baseline → grids"
+
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=TITLE)
     parser.add_argument("--workdir", default="runs/example05")
     parser.add_argument("--quick", action="store_true", help="small budgets (≈ 16 min, 2 cores)")
     parser.add_argument("--teacher-steps", type=int, default=None, help="override the budget")
@@ -41,29 +43,28 @@ def main() -> None:
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
 
-    from koopkit_diffusion.classifier import classifier_fid, load_digits_classifier
     from koopkit_diffusion.data import digits
     from koopkit_diffusion.evaluation import analyze_model
-    from koopkit_diffusion.kdm_run import train_model
-    from koopkit_diffusion.pairs import PairDataset, generate_pairs
-    from koopkit_diffusion.presets import get_preset
-    from koopkit_diffusion.teacher import PRESETS, load_teacher, plot_samples, train_teacher
+    from koopkit_diffusion.evaluation.classifier import classifier_fid, load_digits_classifier
+    from koopkit_diffusion.evaluation.plots import plot_samples
+    from koopkit_diffusion.pairs import PairDataset
+    from koopkit_diffusion.runs import generate_pair_set, get_preset, load_teacher, train_run
 
     work = Path(args.workdir)
-    teacher_cfg = PRESETS["digits"]
+    teacher_overrides = {}
     n_pairs, n_eval, steps = 50_000, 5_000, None
     if args.quick:
-        teacher_cfg = dataclasses.replace(teacher_cfg, steps=800)
+        teacher_overrides["train.steps"] = "800"
         n_pairs, n_eval, steps = 6_000, 1_000, 600
     if args.teacher_steps:
-        teacher_cfg = dataclasses.replace(teacher_cfg, steps=args.teacher_steps)
+        teacher_overrides["train.steps"] = str(args.teacher_steps)
     n_pairs, steps = args.n_pairs or n_pairs, args.steps or steps
     n_eval = min(n_eval, n_pairs)
     t0 = time.perf_counter()
-    teacher = load_teacher(train_teacher(teacher_cfg, work / "teacher"))
-    common = dict(shape=(1, 8, 8), label_dim=10, batch_size=1000)
-    generate_pairs(teacher, work / "pairs", n_pairs, seed=1, **common)
-    generate_pairs(teacher, work / "eval-pairs", n_eval, seed=2, **common)
+    train_run("teacher-digits", work / "teacher", overrides=teacher_overrides, resume="auto")
+    teacher = load_teacher(work / "teacher")
+    generate_pair_set(work / "teacher", work / "pairs", n_pairs, seed=1, batch_size=1000)
+    generate_pair_set(work / "teacher", work / "eval-pairs", n_eval, seed=2, batch_size=1000)
     print(f"teacher and pairs ready in {time.perf_counter() - t0:.0f} s")
 
     overrides = {"train.checkpoint_every": "100000"}
@@ -88,10 +89,8 @@ def main() -> None:
     grid_noise = held["noise"][:100]
     grids = {}
     for kind in ("kdm", "kd"):
-        run = work / kind
-        shutil.rmtree(run, ignore_errors=True)
         t0 = time.perf_counter()
-        res = train_model(preset, work / "pairs", run, kind=kind)
+        res = train_run(preset, work / kind, pairs=work / "pairs", kind=kind, resume="auto")
         train_s = time.perf_counter() - t0
         model = models[kind] = res.ema.module if hasattr(res.ema, "module") else res.ema
         t0 = time.perf_counter()

@@ -1,4 +1,6 @@
-"""KDM on CIFAR-10 at paper scale (GPU), with a CPU smoke test of the same code path.
+"""KDM on CIFAR-10 at paper scale (GPU), with a CPU smoke test of the same code path
+=================================================================================
+
 
 The paper's setting (Berman et al. 2025): 1M noise→sample pairs from an EDM teacher with 18 Heun
 steps; three UNets (64 channels, mult (1, 2, 2, 2), 4 blocks, attention at 16×16, 1 latent
@@ -75,19 +77,11 @@ SMOKE = {
 
 
 def _smoke(work: Path) -> None:
-    from koopkit_diffusion.kdm_run import load_model, train_model
-    from koopkit_diffusion.losses import LPIPS_LINEAR_FILE, LPIPS_TRUNK_FILE, _vgg16_trunk
+    from koopkit_diffusion.kdm.lpips import write_random_weights
     from koopkit_diffusion.pairs import PairSetWriter, new_manifest
+    from koopkit_diffusion.runs import load_generator, train_run
 
-    torch.manual_seed(0)
-    lpips = work / "lpips"
-    lpips.mkdir(parents=True, exist_ok=True)
-    torch.save(_vgg16_trunk().state_dict(), lpips / LPIPS_TRUNK_FILE)
-    heads = {
-        f"lin{i}.model.1.weight": torch.rand(1, c, 1, 1)
-        for i, c in enumerate((64, 128, 256, 512, 512))
-    }
-    torch.save(heads, lpips / LPIPS_LINEAR_FILE)
+    lpips = write_random_weights(work / "lpips")
 
     pairs = work / "pairs"
     if not (pairs / "manifest.json").is_file():
@@ -115,8 +109,8 @@ def _smoke(work: Path) -> None:
     overrides = {**SMOKE, "model.lpips_weights": str(lpips), "train.steps": "4"}
     run = work / "run"
     t0 = time.perf_counter()
-    train_model("cifar10-uncond", pairs, run, overrides=overrides, resume="auto")
-    model = load_model(run)
+    train_run("cifar10-uncond", run, pairs=pairs, overrides=overrides, resume="auto")
+    model = load_generator(run).model
     x = model.sample(4, generator=torch.Generator().manual_seed(0))
     secs = time.perf_counter() - t0
     print(f"smoke test: 4 steps with LPIPS + adversary in {secs:.1f} s, samples {tuple(x.shape)}")

@@ -1,4 +1,6 @@
-"""Evaluate and analyse a distilled digits model: teacher vs KDM vs KD, then KDM's two claims.
+"""Evaluate and analyse a distilled digits model: teacher vs KDM vs KD, then KDM's two claims
+==========================================================================================
+
 
 Takes the run directories of a digits teacher (``koopkit-diffusion teacher train``), a KDM and
 optionally the KD baseline (``koopkit-diffusion train --preset digits [--model kd]``), and
@@ -28,16 +30,13 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
 from koopkit.io import write_json  # noqa: E402
-from koopkit_diffusion.analysis_plots import save_figure  # noqa: E402
-from koopkit_diffusion.classifier import load_digits_classifier  # noqa: E402
 from koopkit_diffusion.data import digits  # noqa: E402
-from koopkit_diffusion.evaluation import (  # noqa: E402
-    analyze_model,
-    compare_digits,
-    sample_pair,
-)
-from koopkit_diffusion.run_evaluation import load_generator  # noqa: E402
-from koopkit_diffusion.teacher import load_teacher  # noqa: E402
+from koopkit_diffusion.evaluation import analyze_model, compare_digits, sample_pair  # noqa: E402
+from koopkit_diffusion.evaluation.classifier import load_digits_classifier  # noqa: E402
+from koopkit_diffusion.evaluation.plots import save_figure  # noqa: E402
+from koopkit_diffusion.runs import load_generator, load_teacher  # noqa: E402
+
+TITLE = "Evaluate and analyse a distilled digits model: teacher vs KDM vs KD, then KDM's two claims"
 
 
 def sample_grid(models: dict, teacher, path: Path, n: int = 10) -> None:
@@ -70,7 +69,7 @@ def table(results: dict) -> str:
 
 
 def main(argv: list[str] | None = None) -> dict:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(description=TITLE)
     parser.add_argument("--teacher", required=True, help="digits teacher run directory")
     parser.add_argument("--kdm", required=True, help="KDM run directory")
     parser.add_argument("--kd", default=None, help="KD baseline run directory")

@@ -28,6 +28,12 @@ _SUBMODULES = {
     "training",
     "interop",
     "io",
+    "control",
+    "delays",
+    "optdmd",
+    "rrr",
+    "vamp",
+    "model_selection",
 }
 
 # public name -> module that defines it
@@ -39,6 +45,11 @@ _ATTRIBUTES = {
     "KoopmanAutoencoder": "koopkit.autoencoder",
     "mlp": "koopkit.autoencoder",
     "from_pydmd": "koopkit.interop",
+    "DMDc": "koopkit.control",
+    "EDMDc": "koopkit.control",
+    "HankelDMD": "koopkit.delays",
+    "OptDMD": "koopkit.optdmd",
+    "BOPDMD": "koopkit.optdmd",
 }
 
 __all__ = sorted(_SUBMODULES | set(_ATTRIBUTES))

@@ -88,7 +88,7 @@ def refuse_sparse(X, owner: str) -> None:
         )
 
 
-def check_block(ops, A, what: str, ndim: tuple[int, ...], finite: bool = True) -> None:
+def _check_block(ops, A, what: str, ndim: tuple[int, ...], finite: bool = True) -> None:
     """Clear errors for arrays of the wrong dimension, without features, or not finite."""
     if A.ndim not in ndim:
         raise ValueError(
@@ -157,8 +157,8 @@ def snapshot_pairs(
     ops = ops_for(sample)
     if Y is not None:
         X, Y = ops.asarray(X), ops.asarray(Y)
-        check_block(ops, X, "X", (2,), check_finite)
-        check_block(ops, Y, "Y", (2,), check_finite)
+        _check_block(ops, X, "X", (2,), check_finite)
+        _check_block(ops, Y, "Y", (2,), check_finite)
         if tuple(X.shape) != tuple(Y.shape):
             raise ValueError(
                 f"X and Y must have the same shape (m, n); got {tuple(X.shape)} "
@@ -172,13 +172,13 @@ def snapshot_pairs(
             raise ValueError("X is an empty list; expected trajectories of shape (T_i, n)")
         trajs = [ops.asarray(x) for x in X]
         for i, t in enumerate(trajs):
-            check_block(ops, t, f"trajectory {i}", (2,), check_finite)
+            _check_block(ops, t, f"trajectory {i}", (2,), check_finite)
         if len({t.shape[1] for t in trajs}) != 1:
             raise ValueError("all trajectories must have the same number of features n")
         layout = "list"
     else:
         X = ops.asarray(X)
-        check_block(ops, X, "X", (2, 3), check_finite)
+        _check_block(ops, X, "X", (2, 3), check_finite)
         trajs = [X] if X.ndim == 2 else list(X)
         layout = "single" if X.ndim == 2 else "batch"
     lengths = [int(t.shape[0]) for t in trajs]

@@ -20,10 +20,11 @@ import itertools
 import math
 
 import numpy as np
-from sklearn.base import TransformerMixin, clone
+from sklearn.base import clone
 
-from koopkit._backend import is_complex, ops_for
-from koopkit._base import BaseEstimator, NotFittedError, check_block, refuse_sparse
+from koopkit._backend import ops_for
+from koopkit._base import NotFittedError
+from koopkit._dictionary import Dictionary, SklearnTransformer, as_dictionary
 
 __all__ = [
     "Dictionary",
@@ -32,71 +33,10 @@ __all__ = [
     "RBF",
     "RandomFourier",
     "Concat",
+    "TimeDelay",
     "SklearnTransformer",
     "as_dictionary",
 ]
-
-
-class Dictionary(TransformerMixin, BaseEstimator):
-    """Base class: ``fit`` / ``transform`` / ``fit_transform`` and ``feature_names``."""
-
-    # Whether transform() is meaningful for complex states (holomorphic features only).
-    _supports_complex = False
-
-    def _check_input(self, X, fitting: bool = False):
-        name = type(self).__name__
-        refuse_sparse(X, f"the {name} dictionary")
-        if is_complex(X) and not self._supports_complex:
-            raise ValueError(
-                f"Complex data not supported by the {name} dictionary; pass real arrays (for "
-                "example the real and imaginary parts stacked as features)"
-            )
-        ops = ops_for(X)
-        X = ops.asarray(X)
-        check_block(ops, X, "X", (2,))
-        if fitting and X.shape[0] == 0:
-            raise ValueError(
-                f"Found array with 0 sample(s) (shape={tuple(X.shape)}); {name} "
-                "needs at least one state to fit"
-            )
-        if not fitting:
-            if not hasattr(self, "n_features_in_"):
-                raise NotFittedError(f"this {name} is not fitted; call fit(X)")
-            if X.shape[1] != self.n_features_in_:
-                raise ValueError(
-                    f"X has {X.shape[1]} features, but {name} is expecting "
-                    f"{self.n_features_in_} features as input"
-                )
-        return ops, X
-
-    def fit(self, X, y=None):
-        """Learn the dictionary's data-dependent parts from states ``X`` of shape (m, n)."""
-        _, X = self._check_input(X, fitting=True)
-        self.n_features_in_ = int(X.shape[1])
-        self._fit(X)
-        return self
-
-    def _fit(self, X) -> None:
-        """Hook for data-dependent parameters (nothing to learn by default)."""
-
-    def fit_transform(self, X, y=None):
-        """``fit(X)`` then ``transform(X)``: features of shape (m, ``n_output_features_``)."""
-        return self.fit(X).transform(X)
-
-    def feature_names(self, input_features=None) -> list[str]:
-        """Names of the ``n_output_features_`` features (inputs default to ``x0, x1, ...``)."""
-        if not hasattr(self, "n_features_in_"):
-            raise NotFittedError(f"this {type(self).__name__} is not fitted; call fit(X)")
-        if input_features is None:
-            input_features = [f"x{i}" for i in range(self.n_features_in_)]
-        names = [str(name) for name in input_features]
-        if len(names) != self.n_features_in_:
-            raise ValueError(f"input_features must have {self.n_features_in_} names")
-        return self._names(names)
-
-    def get_feature_names_out(self, input_features=None) -> np.ndarray:
-        """:meth:`feature_names` under scikit-learn's name: object array of shape (p,)."""
-        return np.asarray(self.feature_names(input_features), dtype=object)
 
 
 class Identity(Dictionary):
@@ -309,100 +249,6 @@ class RandomFourier(Dictionary):
         return [f"rff{j}" for j in range(self.n_output_features_)]
 
 
-def _dense(features) -> np.ndarray:
-    """Features as a dense float ndarray (scikit-learn transformers may return sparse ones)."""
-    if hasattr(features, "toarray"):
-        features = features.toarray()
-    return np.asarray(features, dtype=float)
-
-
-class SklearnTransformer(Dictionary):
-    """A scikit-learn transformer as a dictionary: ``psi(x) = transformer.transform(x)``.
-
-    EDMD wraps any object with ``fit`` and ``transform`` (``PolynomialFeatures``,
-    ``Nystroem``, ``SplineTransformer``, a ``Pipeline`` ...) in this class. The transformer sees
-    numpy arrays; torch input goes through the CPU and the features come back on its device.
-
-    ``state_matrix_`` selects the state coordinates when each of them appears as a feature
-    (the degree-1 terms of ``PolynomialFeatures``, a passthrough in a ``FeatureUnion``),
-    checked on the data given to ``fit``; otherwise it is ``None`` and EDMD maps
-    eigenfunctions back to the state by least squares.
-
-    Parameters
-    ----------
-    transformer : scikit-learn transformer
-        Object with ``fit(X)`` and ``transform(X)`` mapping (m, n) to (m, p); a clone is fitted
-        (``transformer_``).
-    """
-
-    def __init__(self, transformer):
-        self.transformer = transformer
-
-    def _fit(self, X):
-        X = ops_for(X).to_numpy(X)
-        self.transformer_ = clone(self.transformer).fit(X)
-        features = _dense(self.transformer_.transform(X))
-        if features.ndim != 2 or features.shape[0] != X.shape[0]:
-            raise ValueError(
-                f"{type(self.transformer).__name__}.transform must map (m, n) to (m, p); got "
-                f"shape {features.shape} for input {X.shape}"
-            )
-        self.n_output_features_ = int(features.shape[1])
-        self.state_matrix_ = _selection_matrix(features, X)
-
-    def transform(self, X):
-        """The transformer's features of ``X``: shape (m, ``n_output_features_``)."""
-        ops, X = self._check_input(X)
-        return ops.asarray(_dense(self.transformer_.transform(ops.to_numpy(X))))
-
-    def _names(self, names):
-        try:
-            return [str(n) for n in self.transformer_.get_feature_names_out(names)]
-        except (AttributeError, ValueError, TypeError):
-            return [f"psi{j}" for j in range(self.n_output_features_)]
-
-
-def _selection_matrix(features: np.ndarray, X: np.ndarray) -> np.ndarray | None:
-    """``B`` (p, n) with ``features @ B == X`` picking one feature per state coordinate, or None."""
-    B = np.zeros((features.shape[1], X.shape[1]))
-    for j in range(X.shape[1]):
-        tol = 1e-12 * max(1.0, float(np.abs(X[:, j]).max()))
-        matches = np.flatnonzero(np.abs(features - X[:, j : j + 1]).max(axis=0) <= tol)
-        if matches.size == 0:
-            return None
-        B[matches[0], j] = 1.0
-    return B
-
-
-def as_dictionary(dictionary) -> Dictionary:
-    """A koopkit :class:`Dictionary` for ``dictionary``.
-
-    Parameters
-    ----------
-    dictionary : Dictionary or scikit-learn transformer
-        A koopkit dictionary is returned as is; any other object with ``fit`` and
-        ``transform`` is wrapped in :class:`SklearnTransformer`.
-
-    Returns
-    -------
-    Dictionary
-
-    Raises
-    ------
-    ValueError
-        For anything else (including a transformer class instead of an instance).
-    """
-    if isinstance(dictionary, Dictionary):
-        return dictionary
-    has_api = all(callable(getattr(dictionary, a, None)) for a in ("fit", "transform"))
-    if has_api and not isinstance(dictionary, type):
-        return SklearnTransformer(dictionary)
-    raise ValueError(
-        "dictionary must be a koopkit Dictionary or a scikit-learn transformer instance (an "
-        f"object with fit and transform), got {dictionary!r}"
-    )
-
-
 class Concat(Dictionary):
     """Concatenation of several dictionaries' features, e.g. ``Concat([Identity(), RBF()])``.
 
@@ -451,3 +297,124 @@ class Concat(Dictionary):
     def get_params(self, deep: bool = True) -> dict:
         """``{"dictionaries": [...]}`` (the parts are not flattened into nested names)."""
         return {"dictionaries": self.dictionaries}
+
+
+class TimeDelay(Dictionary):
+    """Delay embedding: row ``k`` of a trajectory becomes ``[x_k, x_{k+1}, ..., x_{k+d-1}]``.
+
+    Unlike the other dictionaries, which map each state on its own, this one maps
+    trajectories to trajectories: a trajectory of ``T`` snapshots gives ``T - delays + 1``
+    delay vectors of ``delays * n`` features (oldest block first, newest last), and windows
+    never cross from one trajectory into the next. Use it before an estimator (as
+    :class:`koopkit.HankelDMD` does, or ``EDMD().fit(TimeDelay(5).fit_transform(X))``), not as
+    the ``dictionary`` of EDMD, which lifts snapshot pairs one state at a time.
+
+    Parameters
+    ----------
+    delays : int, default 2
+        Number of consecutive snapshots per delay vector, ``d >= 1`` (``1`` is the identity).
+
+    Attributes
+    ----------
+    n_output_features_ : int
+        ``delays * n_features_in_``.
+    state_matrix_ : ndarray of shape (delays * n, n)
+        Selects the newest block: ``transform(X) @ state_matrix_ == X[delays - 1:]``.
+    """
+
+    def __init__(self, delays: int = 2):
+        self.delays = delays
+
+    def _check_delays(self) -> int:
+        d = self.delays
+        if isinstance(d, bool) or not isinstance(d, (int, np.integer)) or d < 1:
+            raise ValueError(f"delays must be an integer >= 1, got {d!r}")
+        return int(d)
+
+    def _trajectories(self, X):
+        """``(list of 2-D blocks, layout)`` for the layouts (T, n), (n_traj, T, n) and lists."""
+        if isinstance(X, (list, tuple)):
+            if not X:
+                raise ValueError("X is an empty list; expected trajectories of shape (T_i, n)")
+            ops = ops_for(X[0])
+            blocks = [ops.asarray(x) for x in X]
+            layout = "list"
+        else:
+            ops = ops_for(X)
+            X = ops.asarray(X)
+            if X.ndim not in (2, 3):
+                raise ValueError(
+                    f"X must be a trajectory (T, n), a batch (n_traj, T, n) or a list of "
+                    f"(T_i, n) arrays, got shape {tuple(X.shape)}"
+                )
+            blocks = [X] if X.ndim == 2 else list(X)
+            layout = "single" if X.ndim == 2 else "batch"
+        for i, b in enumerate(blocks):
+            if b.ndim != 2:
+                raise ValueError(f"trajectory {i} must be 2-D (T_i, n), got {tuple(b.shape)}")
+            if not ops.all_finite(b):
+                raise ValueError(f"trajectory {i} contains NaN or Inf; expected finite values")
+        d = self._check_delays()
+        for i, b in enumerate(blocks):
+            if b.shape[0] < d:
+                raise ValueError(
+                    f"delays={d} is larger than trajectory {i} ({b.shape[0]} snapshots); "
+                    f"every trajectory needs at least {d} snapshots"
+                )
+        return ops, blocks, layout
+
+    def fit(self, X, y=None):
+        """Record the number of features of trajectories ``X`` (any trajectory layout)."""
+        _, blocks, _ = self._trajectories(X)
+        if len({b.shape[1] for b in blocks}) != 1:
+            raise ValueError("all trajectories must have the same number of features n")
+        self.n_features_in_ = int(blocks[0].shape[1])
+        return self
+
+    @property
+    def n_output_features_(self) -> int:
+        return self._check_delays() * self.n_features_in_
+
+    @property
+    def state_matrix_(self) -> np.ndarray:
+        n = self.n_features_in_
+        B = np.zeros((self.n_output_features_, n))
+        B[-n:] = np.eye(n)
+        return B
+
+    def transform(self, X):
+        """Delay vectors of every trajectory, in the layout of ``X``.
+
+        Parameters
+        ----------
+        X : array of shape (T, n), (n_traj, T, n), or list of arrays of shape (T_i, n)
+
+        Returns
+        -------
+        array of shape (T - d + 1, d n), (n_traj, T - d + 1, d n), or list of (T_i - d + 1, d n)
+        """
+        if not hasattr(self, "n_features_in_"):
+            raise NotFittedError("this TimeDelay is not fitted; call fit(X)")
+        ops, blocks, layout = self._trajectories(X)
+        d = self._check_delays()
+        out = []
+        for b in blocks:
+            if b.shape[1] != self.n_features_in_:
+                raise ValueError(
+                    f"X must have {self.n_features_in_} features (columns), got {b.shape[1]}"
+                )
+            T = b.shape[0]
+            out.append(ops.concat([b[j : T - d + 1 + j] for j in range(d)], axis=1))
+        if layout == "list":
+            return out
+        if layout == "single":
+            return out[0]
+        return ops.concat([o[None] for o in out], axis=0)
+
+    def _names(self, names):
+        d = self._check_delays()
+        return [
+            f"{name}(t-{d - 1 - j})" if j < d - 1 else f"{name}(t)"
+            for j in range(d)
+            for name in names
+        ]

@@ -27,7 +27,7 @@ import numpy as np
 from koopkit._base import (
     BaseEstimator,
     SpectralModelMixin,
-    check_block,
+    _check_block,
     check_finite_result,
     eig_checked,
     snapshot_pairs,
@@ -43,6 +43,7 @@ from koopkit.linalg import (
     truncated_svd,
 )
 from koopkit.spectrum import sort_eigenvalues
+from koopkit.vamp import vamp2_score
 
 __all__ = ["DMD"]
 
@@ -327,7 +328,7 @@ class DMD(SpectralModelMixin, BaseEstimator):
             method = choose_svd_method((m, n), self.rank, single_precision=ops.eps > 1e-10)
         if method != "gram" or self.tlsq_rank > 0:
             for name, block in [("X", data.X), ("Y", data.Y)]:
-                check_block(ops, block, name, (2,))
+                _check_block(ops, block, name, (2,))
         if self.tlsq_rank > 0:
             if self.tlsq_rank > min(m, 2 * n):
                 raise ValueError(
@@ -412,3 +413,29 @@ class DMD(SpectralModelMixin, BaseEstimator):
         if layout == "batch":
             return self.predict(first, lengths[0] - 1)
         return [self.predict(first[i], n - 1) for i, n in enumerate(lengths)]
+
+    def score(self, X, Y=None) -> float:
+        """VAMP-2 score of the fitted model on (held-out) trajectories or pairs.
+
+        DMD is the least-squares linear model of the POD coordinates ``z = basis_.T @ x``;
+        with an invertible ``operator_`` its singular functions span those ``r`` coordinates
+        on both sides, so the score is ``vamp2_score(X @ basis_, Y @ basis_)`` (Wu & Noé
+        2020): how much of the next step the kept subspace predicts. Use it to compare ranks
+        and data sets; see :mod:`koopkit.model_selection`.
+
+        Parameters
+        ----------
+        X : array of shape (T, n), (n_traj, T, n), or list of arrays (T_i, n)
+            Trajectories (or current states of pairs, with ``Y``).
+        Y : array of shape (m, n), optional
+            Successor states.
+
+        Returns
+        -------
+        float
+            Between 0 and ``rank_``; higher is better.
+        """
+        self._check_is_fitted()
+        data = snapshot_pairs(X, Y)
+        basis = data.ops.asarray(self.basis_)
+        return vamp2_score(data.X @ basis, data.Y @ basis)

@@ -23,7 +23,11 @@ from koopkit._base import (
 )
 from koopkit.dictionaries import Identity, _sq_distances, as_dictionary
 from koopkit.linalg import SVD_METHODS, NumericalRankWarning, truncated_svd
+from koopkit.rrr import reduced_rank_edmd, reduced_rank_kernel, top_eigh
 from koopkit.spectrum import sort_eigenvalues
+from koopkit.vamp import _kernel_ridge_fit, _ridge_fit, vamp2_score
+
+ESTIMATORS = ("pcr", "rrr")
 
 __all__ = ["EDMD", "KernelEDMD"]
 
@@ -103,6 +107,12 @@ class EDMD(_LiftedModel):
         SVD path for ``Psi_X``. The thin SVD is the default because dictionaries of monomials
         are often ill-conditioned and the Gram path cannot resolve singular values below
         about ``1e-7 s_max``; for a tall ``Psi_X`` the other paths only save a constant factor.
+    estimator : {"pcr", "rrr"}, default "pcr"
+        ``"pcr"``: principal-component regression, the rank truncates the SVD of ``Psi_X``
+        (the directions where the lifted states vary most). ``"rrr"``: reduced-rank regression
+        (Kostic et al. 2022, see :mod:`koopkit.rrr`), the rank-``r`` operator with the least
+        regularized prediction risk; ``rank`` is then the rank of ``K`` (``None``: full rank,
+        the ridge estimator, equal to ``"pcr"`` without truncation).
 
     Attributes
     ----------
@@ -126,11 +136,19 @@ class EDMD(_LiftedModel):
     tensors are detached: no gradient flows through the fit.
     """
 
-    def __init__(self, dictionary=None, rank=None, regularization: float = 0.0, svd: str = "svd"):
+    def __init__(
+        self,
+        dictionary=None,
+        rank=None,
+        regularization: float = 0.0,
+        svd: str = "svd",
+        estimator: str = "pcr",
+    ):
         self.dictionary = dictionary
         self.rank = rank
         self.regularization = regularization
         self.svd = svd
+        self.estimator = estimator
 
     # Overflow inside the fit is not an error by itself: every fitted quantity is checked and
     # a clear ValueError names the problem.
@@ -165,12 +183,16 @@ class EDMD(_LiftedModel):
             raise ValueError(f"svd must be one of {SVD_METHODS}, got {self.svd!r}")
         if not (isinstance(self.regularization, numbers.Real) and self.regularization >= 0):
             raise ValueError(f"regularization must be >= 0, got {self.regularization!r}")
+        if self.estimator not in ESTIMATORS:
+            raise ValueError(f"estimator must be one of {ESTIMATORS}, got {self.estimator!r}")
         dictionary = Identity() if self.dictionary is None else as_dictionary(self.dictionary)
         data = snapshot_pairs(
             X,
             Y,
-            allow_complex=dictionary._supports_complex,
-            owner=f"EDMD with the {type(dictionary).__name__} dictionary",
+            # reduced-rank regression (koopkit.rrr) is written for real features
+            allow_complex=dictionary._supports_complex and self.estimator == "pcr",
+            owner=f"EDMD(estimator={self.estimator!r}) with the {type(dictionary).__name__} "
+            "dictionary",
         )
         ops = data.ops
         self.dictionary_ = clone(dictionary).fit(data.X)
@@ -181,17 +203,28 @@ class EDMD(_LiftedModel):
                 f"the {type(dictionary).__name__} dictionary gives NaN or Inf features on "
                 "these data (overflow at this scale?); rescale X or choose another dictionary"
             )
-        rank = -1 if self.rank is None else self.rank
-        U, s, Vh = truncated_svd(psi_x, rank, self.svd)
-        m = psi_x.shape[0]
-        # S^-1 regularized as s / (s^2 + m alpha), written so that s^2 never overflows.
-        s_inv = 1 / (s + (m * self.regularization) / s)
-        projected = (U.conj().T @ psi_y) * s_inv[:, None]  # (r, p): S^-1 U^H Psi_Y
-        V = Vh.conj().T
-        self.koopman_matrix_ = V @ projected
-        self.rank_ = int(s.shape[0])
-        # Nonzero eigenpairs of K live in span(V): K V eta = V (projected V) eta.
-        self._finish_fit(ops, data, projected @ V, V)
+        if self.estimator == "rrr":
+            K, reduced, lift, scores_out = reduced_rank_edmd(
+                ops, psi_x, psi_y, self.rank, self.regularization, self.svd
+            )
+            self.koopman_matrix_ = K
+            self.rank_ = int(reduced.shape[0])
+            self._finish_fit(ops, data, reduced, lift)
+            self._vamp_factors = (lift, scores_out, data.Y)
+        else:
+            rank = -1 if self.rank is None else self.rank
+            U, s, Vh = truncated_svd(psi_x, rank, self.svd)
+            m = psi_x.shape[0]
+            # S^-1 regularized as s / (s^2 + m alpha), written so that s^2 never overflows.
+            s_inv = 1 / (s + (m * self.regularization) / s)
+            projected = (U.conj().T @ psi_y) * s_inv[:, None]  # (r, p): S^-1 U^H Psi_Y
+            V = Vh.conj().T
+            self.koopman_matrix_ = V @ projected
+            self.rank_ = int(s.shape[0])
+            # Nonzero eigenpairs of K live in span(V): K V eta = V (projected V) eta.
+            self._finish_fit(ops, data, projected @ V, V)
+            # The model reads psi(Y) through U^H Psi_Y and answers in span(V).
+            self._vamp_factors = (V, U, data.Y)
         B = self.dictionary_.state_matrix_
         if B is not None and self.rank_ == self.dictionary_.n_output_features_:
             # x = psi(x) B exactly, so the modes follow from the eigenvectors (Williams et al.
@@ -205,6 +238,37 @@ class EDMD(_LiftedModel):
     def _eigenfunctions(self, X):
         psi = self._ops.asarray(self.dictionary_.transform(X))
         return self._ops.ascomplex(psi) @ self._eigvecs
+
+    def score(self, X, Y=None) -> float:
+        """VAMP-2 score of the fitted model on (held-out) trajectories or pairs.
+
+        The model's input singular functions ``psi(x) @ W_in`` span the range of
+        ``koopman_matrix_``; its output singular functions ``psi(y) @ W_out`` are the
+        (ridge, same ``regularization``) regression on the training ``psi(Y)`` of the sample
+        values through which the model reads ``psi(Y)``, i.e. ``C_YY^{-1}`` times the row space
+        of ``koopman_matrix_`` (Wu & Noé 2020, Sec. 3.3). See :mod:`koopkit.model_selection`.
+
+        Parameters
+        ----------
+        X : array of shape (T, n), (n_traj, T, n), or list of arrays (T_i, n)
+            Trajectories (or current states of pairs, with ``Y``).
+        Y : array of shape (m, n), optional
+            Successor states.
+
+        Returns
+        -------
+        float
+            Between 0 and ``rank_``; higher is better.
+        """
+        self._check_is_fitted()
+        data = snapshot_pairs(X, Y)
+        ops = self._ops
+        W_in, scores_out, Y_train = self._vamp_factors
+        psi = self.dictionary_.transform
+        W_out = _ridge_fit(ops, ops.asarray(psi(Y_train)), scores_out, self.regularization)
+        F = ops.asarray(psi(ops.asarray(data.X))) @ W_in
+        G = ops.asarray(psi(ops.asarray(data.Y))) @ W_out
+        return vamp2_score(F, G)
 
 
 def _kernel(ops, kernel, gamma, degree, coef0, X, Z):
@@ -233,9 +297,18 @@ class KernelEDMD(_LiftedModel):
     coef0 : float, default 1.0
         Constant of the polynomial kernel.
     rank : int or None, default None
-        Number of leading Gram eigen-directions kept. ``None`` keeps the numerically
-        resolvable ones, ``sigma^2 > m eps sigma_max^2``; an integer above that numerical rank
-        is lowered to it with a :class:`~koopkit.linalg.NumericalRankWarning`.
+        Rank of the estimator: with ``"pcr"`` the number of leading Gram eigen-directions
+        kept, with ``"rrr"`` the rank of the reduced-rank operator. ``None`` keeps the
+        numerically resolvable directions, ``sigma^2 > m eps sigma_max^2``; with ``"pcr"`` an
+        integer above that numerical rank is lowered to it with a
+        :class:`~koopkit.linalg.NumericalRankWarning`.
+    regularization : float, default 0.0
+        Tikhonov ``gamma`` on the normalized Gram matrix: ``Sigma^2`` becomes
+        ``Sigma^2 + m gamma`` (kernel ridge regression; kooplearn's ``alpha``).
+    estimator : {"pcr", "rrr"}, default "pcr"
+        Principal-component regression (the formulas above) or kernel reduced-rank
+        regression (Kostic et al. 2022, :func:`koopkit.rrr.reduced_rank_kernel`), which also
+        needs ``k(Y, Y)``. At full rank both are the kernel ridge estimator.
 
     Attributes
     ----------
@@ -259,12 +332,16 @@ class KernelEDMD(_LiftedModel):
         degree: int = 2,
         coef0: float = 1.0,
         rank: int | None = None,
+        regularization: float = 0.0,
+        estimator: str = "pcr",
     ):
         self.kernel = kernel
         self.gamma = gamma
         self.degree = degree
         self.coef0 = coef0
         self.rank = rank
+        self.regularization = regularization
+        self.estimator = estimator
 
     @np.errstate(over="ignore", invalid="ignore", divide="ignore")
     def fit(self, X, Y=None) -> KernelEDMD:
@@ -296,6 +373,11 @@ class KernelEDMD(_LiftedModel):
             raise ValueError(f"kernel must be 'rbf' or 'polynomial', got {self.kernel!r}")
         if not self.gamma > 0:
             raise ValueError(f"gamma must be positive, got {self.gamma!r}")
+        reg = self.regularization
+        if isinstance(reg, bool) or not (isinstance(reg, numbers.Real) and reg >= 0):
+            raise ValueError(f"regularization must be a number >= 0, got {reg!r}")
+        if self.estimator not in ESTIMATORS:
+            raise ValueError(f"estimator must be one of {ESTIMATORS}, got {self.estimator!r}")
         data = snapshot_pairs(X, Y, allow_complex=False, owner="KernelEDMD")
         ops = data.ops
         m = data.X.shape[0]
@@ -315,8 +397,15 @@ class KernelEDMD(_LiftedModel):
                 f"the {self.kernel} kernel overflows on these data (values beyond "
                 f"{ops.real_dtype}); rescale X or lower gamma"
             )
-        evals, Q = ops.eigh((G + G.T) / 2)
-        evals, Q = ops.flip(evals, 0), ops.flip(Q, 1)
+        self.X_fit_ = data.X
+        if self.estimator == "rrr":
+            K_Y = self._k(ops, data.Y, data.Y)
+            reduced, lift, out_coef = reduced_rank_kernel(ops, G, K_Y, A, self.rank, reg)
+            self.rank_ = int(reduced.shape[0])
+            self._finish_fit(ops, data, reduced, lift)
+            self._vamp_factors = (lift, out_coef, data.Y)
+            return self
+        evals, Q = top_eigh(ops, G, self.rank)
         top = float(ops.to_numpy(evals[0]))
         if not top > 0:
             raise ValueError("the kernel matrix of X is zero: there is nothing to fit")
@@ -331,10 +420,11 @@ class KernelEDMD(_LiftedModel):
                 stacklevel=2,
             )
             r = resolved
-        Q_sigma_inv = Q[:, :r] / ops.sqrt_nonneg(evals[:r])
-        self.X_fit_ = data.X
+        Q_sigma_inv = Q[:, :r] / ops.sqrt_nonneg(evals[:r] + m * reg)
         self.rank_ = r
         self._finish_fit(ops, data, Q_sigma_inv.T @ A @ Q_sigma_inv, Q_sigma_inv)
+        # The operator is Phi_X^T Q (Sigma^2 + m gamma)^-1 Q^T Phi_Y: it reads Q^T k(Y, .).
+        self._vamp_factors = (Q[:, :r], Q[:, :r], data.Y)
         return self
 
     def _k(self, ops, X, Z):
@@ -343,3 +433,33 @@ class KernelEDMD(_LiftedModel):
     def _eigenfunctions(self, X):
         ops = self._ops
         return ops.ascomplex(self._k(ops, ops.asarray(X), self.X_fit_)) @ self._eigvecs
+
+    def score(self, X, Y=None) -> float:
+        """VAMP-2 score of the fitted model on (held-out) trajectories or pairs.
+
+        For the operator ``Phi_X^T W_in W_out^T Phi_Y`` the input singular functions are
+        ``k(x, X) W_in`` and the output ones ``k(y, Y) (K_Y + m gamma I)^{-1} W_out`` (the
+        covariance of the outputs inverted in the RKHS; its pseudo-inverse when
+        ``regularization = 0``), Wu & Noé 2020, Sec. 3.3. See :mod:`koopkit.model_selection`.
+
+        Parameters
+        ----------
+        X : array of shape (T, n), (n_traj, T, n), or list of arrays (T_i, n)
+            Trajectories (or current states of pairs, with ``Y``).
+        Y : array of shape (m, n), optional
+            Successor states.
+
+        Returns
+        -------
+        float
+            Between 0 and ``rank_``; higher is better.
+        """
+        self._check_is_fitted()
+        data = snapshot_pairs(X, Y)
+        ops = self._ops
+        W_in, W_out, Y_train = self._vamp_factors
+        K_Y = self._k(ops, Y_train, Y_train)
+        W_out = _kernel_ridge_fit(ops, K_Y, W_out, self.regularization)
+        F = self._k(ops, ops.asarray(data.X), self.X_fit_) @ W_in
+        G = self._k(ops, ops.asarray(data.Y), Y_train) @ W_out
+        return vamp2_score(F, G)

@@ -97,10 +97,11 @@ class KoopmanOperator(nn.Module):
     def _check_input(self, z: torch.Tensor) -> None:
         if not isinstance(z, torch.Tensor):
             raise ValueError(f"z must be a torch.Tensor of shape (batch, {self.dim})")
-        if z.ndim < 1 or z.shape[-1] != self.dim:
-            raise ValueError(
-                f"z must have shape (batch, {self.dim}) (last axis = dim), got {tuple(z.shape)}"
-            )
+        want = next(self.parameters(), z).dtype  # the operator's; autocast mixes on purpose
+        ok = z.is_floating_point() and (z.dtype == want or torch.is_autocast_enabled(z.device.type))
+        if z.ndim < 1 or z.shape[-1] != self.dim or not ok:
+            msg = f"z must have shape (batch, {self.dim}) (last axis = dim) and dtype {want}, got"
+            raise ValueError(f"{msg} {tuple(z.shape)} {z.dtype}")
 
     def forward(self, z: torch.Tensor) -> torch.Tensor:
         """One step ``z @ K.T + b``.

@@ -1,8 +1,16 @@
 """koopkit_diffusion: one-step diffusion generators with the Koopman Distillation Model.
 
-Built on :mod:`koopkit` (never the reverse): an EDM teacher, offline noise→sample pair
-datasets, the KDM model and its trainer, evaluation metrics and latent-space analysis.
-Submodules are imported lazily.
+Built on :mod:`koopkit` (never the reverse). Its wings follow the user guide's chapters, bottom
+to top: :mod:`~koopkit_diffusion.edm` (preconditioning, loss, sampler, networks),
+:mod:`~koopkit_diffusion.teacher`, :mod:`~koopkit_diffusion.data`,
+:mod:`~koopkit_diffusion.pairs`, :mod:`~koopkit_diffusion.kdm`,
+:mod:`~koopkit_diffusion.trainer`, :mod:`~koopkit_diffusion.evaluation` and
+:mod:`~koopkit_diffusion.runs` (run directories, presets, the entry logic of the command line).
+
+The main classes are importable from here, lazily (``import koopkit_diffusion`` stays light)::
+
+    from koopkit_diffusion import KDM, KDMConfig, KDBaseline, Teacher, load_teacher
+    from koopkit_diffusion import PairDataset, Trainer, TrainerConfig, get_preset
 """
 
 from __future__ import annotations
@@ -13,34 +21,42 @@ from typing import Any
 __version__ = "0.1.0"
 
 _SUBMODULES = {
-    "edm",
-    "nets",
-    "data",
-    "teacher",
-    "pairs",
-    "kdm",
-    "baseline",
-    "kdm_run",
-    "quickstart",
-    "losses",
-    "trainer",
-    "metrics",
-    "inception",
-    "classifier",
-    "analysis",
-    "analysis_plots",
-    "evaluation",
-    "run_evaluation",
-    "presets",
     "cli",
+    "data",
+    "edm",
+    "evaluation",
+    "kdm",
+    "pairs",
+    "runs",
+    "teacher",
+    "trainer",
 }
 
-__all__ = sorted(_SUBMODULES)
+# public name -> module that defines it
+_ATTRIBUTES = {
+    "KDM": "koopkit_diffusion.kdm",
+    "KDMConfig": "koopkit_diffusion.kdm",
+    "KDBaseline": "koopkit_diffusion.kdm",
+    "Teacher": "koopkit_diffusion.teacher",
+    "TeacherConfig": "koopkit_diffusion.teacher",
+    "PairDataset": "koopkit_diffusion.pairs",
+    "Trainer": "koopkit_diffusion.trainer",
+    "TrainerConfig": "koopkit_diffusion.trainer",
+    "get_preset": "koopkit_diffusion.runs",
+    "load_teacher": "koopkit_diffusion.runs",
+    "load_generator": "koopkit_diffusion.runs",
+    "train_run": "koopkit_diffusion.runs",
+    "RunRecord": "koopkit_diffusion.runs",
+}
+
+__all__ = sorted(_SUBMODULES | set(_ATTRIBUTES))
 
 
 def __getattr__(name: str) -> Any:
     if name in _SUBMODULES:
         return importlib.import_module(f"koopkit_diffusion.{name}")
+    if name in _ATTRIBUTES:
+        return getattr(importlib.import_module(_ATTRIBUTES[name]), name)
     raise AttributeError(f"module 'koopkit_diffusion' has no attribute {name!r}")
 
 

@@ -11,6 +11,7 @@ Sub-commands are contributed by the modules in :mod:`koopkit_diffusion.commands`
 from __future__ import annotations
 
 import argparse
+import errno
 import importlib
 import logging
 import sys
@@ -30,15 +31,40 @@ def build_parser() -> argparse.ArgumentParser:
         prog="koopkit-diffusion",
         description="One-step diffusion generators with the Koopman Distillation Model.",
     )
-    parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    from koopkit_diffusion import __version__
+
+    parser.add_argument("-v", "--verbose", action="store_true", help="debug logging, tracebacks")
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for name in _COMMAND_MODULES:
         importlib.import_module(name).register(subparsers)
     return parser
 
 
+#: Errors that a user's input or files cause: reported in one line (exit code 2), not as a
+#: traceback (``--verbose`` shows it). FloatingPointError: a run whose steps were skipped as
+#: NaN/Inf; ImportError: an optional package a setting needs (tensorboard).
+_USER_ERRORS = (ValueError, OSError, FloatingPointError, ImportError)
+
+
+def _describe(err: BaseException, args: argparse.Namespace) -> str:
+    if isinstance(err, OSError) and not isinstance(err, (FileNotFoundError, FileExistsError)):
+        if err.filename is not None:
+            what = err.strerror or str(err)
+            return f"{what}: {err.filename}"
+        if err.errno == errno.ENOSPC:
+            where = getattr(args, "out", None) or getattr(args, "run", None)
+            return "no space left on device" + (f" while writing into {where}" if where else "")
+    return str(err)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point of ``koopkit-diffusion``; returns the process exit code."""
+    """Entry point of ``koopkit-diffusion``; returns the process exit code.
+
+    0 on success, 1 when ``pairs verify`` finds problems, 2 on a usage error or on an error
+    the inputs cause (bad value, missing or corrupt file, refused directory, full disk, a run
+    whose steps were all skipped as NaN/Inf), with one message naming what was expected.
+    """
     args = build_parser().parse_args(argv)
     logging.basicConfig(
         level=logging.DEBUG if args.verbose else logging.INFO,
@@ -46,8 +72,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     try:
         code = args.func(args)
-    except (ValueError, FileNotFoundError, FileExistsError) as err:
-        print(f"koopkit-diffusion {args.command}: error: {err}", file=sys.stderr)
+    except _USER_ERRORS as err:
+        if args.verbose:
+            raise
+        print(f"koopkit-diffusion {args.command}: error: {_describe(err, args)}", file=sys.stderr)
         return 2
     return int(code or 0)
 

@@ -7,16 +7,21 @@ tensors of shape ``(N, C, H, W)`` scaled to ``[−1, 1]``; 2-D samples as float3
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import pickle
 import tarfile
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
 
 __all__ = [
+    "DATA_NAMES",
+    "DataConfig",
     "TOY_2D",
     "checkerboard",
     "checkerboard_denoiser",
@@ -28,6 +33,7 @@ __all__ = [
     "swiss_roll",
     "to_float",
     "toy_2d",
+    "training_set",
 ]
 
 
@@ -70,8 +76,9 @@ def checkerboard_denoiser() -> Callable[..., torch.Tensor]:
     (``w = 1/0.45``). Given ``x``, square ``k`` has posterior weight ``∝ Π_d (Φ(β_d) − Φ(α_d))``
     with ``α_d = (a_{k,d} − x_d)/σ``, ``β_d = α_d + w/σ``, and within it each coordinate is a
     truncated normal with mean ``x_d + σ(φ(α_d) − φ(β_d))/(Φ(β_d) − Φ(α_d))``. Computed in
-    float64 with log-space masses, so it is stable for all ``σ > 0``. An analytic teacher: running
-    :func:`koopkit_diffusion.edm.heun_sample` on it isolates the sampler's discretisation error.
+    float64 with log-space masses, so it is stable for all ``σ > 0``. An analytic teacher:
+    running :func:`koopkit_diffusion.edm.sampler.heun_sample` on it isolates the sampler's
+    discretisation error.
 
     Returns
     -------
@@ -376,3 +383,111 @@ def image_folder(
         out[i] = np.asarray(img).transpose(2, 0, 1)
     images = torch.from_numpy(out)
     return (images if uint8 else to_float(images)), [p.relative_to(root).as_posix() for p in files]
+
+
+#: Names :class:`DataConfig` accepts: the 2-D toys, digits, CIFAR-10 and image folders.
+DATA_NAMES = (*TOY_2D, "digits", "cifar10", "image_folder")
+_LABELLED = ("digits", "cifar10")
+
+
+@dataclass
+class DataConfig:
+    """Where a teacher's training data comes from (the ``data`` section of a teacher preset).
+
+    Parameters
+    ----------
+    name : str
+        One of :data:`DATA_NAMES`.
+    n : int
+        2-D toys: size of the fixed training set that is drawn once.
+    seed : int
+        2-D toys: seed of that draw.
+    labels : bool
+        Keep the class labels (``digits``, ``cifar10``): a class-conditional teacher.
+    root : str or None
+        ``cifar10``: the archive or its folder; ``image_folder``: the folder of images.
+    resolution : int or None
+        ``image_folder``: images are centre-cropped and resized to this square size.
+    split : {"train", "test"}
+        ``digits`` and ``cifar10``.
+    """
+
+    name: str = "checkerboard"
+    n: int = 1_000_000
+    seed: int = 0
+    labels: bool = False
+    root: str | None = None
+    resolution: int | None = None
+    split: str = "train"
+
+    def __post_init__(self) -> None:
+        self.validate()
+
+    def validate(self) -> None:
+        """Raise ``ValueError`` naming the first field outside its valid range."""
+        if self.name not in DATA_NAMES:
+            raise ValueError(f"data name must be one of {DATA_NAMES}, got {self.name!r}")
+        if isinstance(self.n, bool) or not isinstance(self.n, int) or self.n < 1:
+            raise ValueError(f"data.n must be a positive integer, got {self.n!r}")
+        if isinstance(self.seed, bool) or not isinstance(self.seed, int) or self.seed < 0:
+            raise ValueError(f"data.seed must be a non-negative integer, got {self.seed!r}")
+        if self.labels and self.name not in _LABELLED:
+            raise ValueError(f"data.labels=True needs labelled data {_LABELLED}, got {self.name!r}")
+        if self.split not in ("train", "test"):
+            raise ValueError(f"data.split must be 'train' or 'test', got {self.split!r}")
+        if self.name in ("cifar10", "image_folder") and not self.root:
+            raise ValueError(f"data {self.name!r} needs data.root (a local path)")
+        if self.name == "image_folder" and not (self.resolution and self.resolution > 0):
+            raise ValueError("data 'image_folder' needs a positive data.resolution")
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        """Shape of one sample."""
+        if self.name in TOY_2D:
+            return (2,)
+        if self.name == "digits":
+            return (1, 8, 8)
+        if self.name == "cifar10":
+            return (3, 32, 32)
+        return (3, int(self.resolution), int(self.resolution))
+
+    @property
+    def label_dim(self) -> int:
+        """Number of classes of the data as configured (0: no labels)."""
+        return 10 if self.labels else 0
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready dict."""
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, values: dict[str, Any]) -> DataConfig:
+        """Inverse of :meth:`to_dict`; unknown keys raise ``ValueError``."""
+        names = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(values) - names)
+        if unknown:
+            raise ValueError(f"unknown DataConfig fields {unknown}; valid: {sorted(names)}")
+        return cls(**values)
+
+
+def training_set(config: DataConfig) -> dict[str, torch.Tensor]:
+    """The whole training set of ``config`` in memory: ``{"sample"[, "label"]}``.
+
+    Returns
+    -------
+    dict
+        ``"sample"``: float32 ``(N, *config.shape)``; ``"label"``: int64 ``(N,)`` when
+        ``config.labels``.
+    """
+    if config.name in TOY_2D:
+        return {"sample": toy_2d(config.name, config.n, seed=config.seed)}
+    if config.name == "digits":
+        images, labels = digits(config.split)
+    elif config.name == "cifar10":
+        images, labels = cifar10(config.root, split=config.split)
+    else:
+        images, labels = image_folder(config.root, int(config.resolution))[0], None
+    out = {"sample": images}
+    if config.labels:
+        out["label"] = labels
+    return out

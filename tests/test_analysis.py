@@ -1,4 +1,4 @@
-"""Tests of koopkit_diffusion.analysis (and its figures) on small stand-ins and D1's KDM."""
+"""The latent analyses of koopkit_diffusion.evaluation and their figures, on small stand-ins."""
 
 import json
 
@@ -9,22 +9,22 @@ import torch
 from torch import nn
 
 from koopkit.operators import DenseOperator
-from koopkit_diffusion.analysis import (
+from koopkit_diffusion.edm import exact_gaussian_denoiser, heun_sample
+from koopkit_diffusion.evaluation.latent import (
     cluster_labels,
-    flow_representability,
     kdm_latents,
     knn_label_agreement,
     latent_semantic_proximity,
     noise_partition,
 )
-from koopkit_diffusion.analysis_plots import (
+from koopkit_diffusion.evaluation.plots import (
     plot_latent_embedding,
     plot_noise_partition,
     plot_operator_spectrum,
     plot_representability,
     save_figure,
 )
-from koopkit_diffusion.edm import exact_gaussian_denoiser, heun_sample
+from koopkit_diffusion.evaluation.representability import flow_representability
 from koopkit_diffusion.kdm import KDM, KDMConfig
 
 
@@ -128,7 +128,7 @@ def test_representability_rejects_bad_time_indices(gaussian_teacher):
 
 def test_analyses_and_figures_run_on_the_kdm_model(gaussian_teacher, tmp_path):
     torch.manual_seed(0)
-    model = KDM(KDMConfig(data_shape=(2,), latent_dim=8, mlp_width=32, mlp_depth=2))
+    model = KDM(KDMConfig(shape=(2,), latent_dim=8, mlp_width=32, mlp_depth=2))
     noise = torch.randn(120, 2, generator=torch.Generator().manual_seed(3))
     latents, samples = kdm_latents(model, noise, batch_size=50)
     assert latents.shape == (120, 8) and samples.shape == (120, 2)

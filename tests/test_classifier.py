@@ -1,17 +1,17 @@
-"""Tests of koopkit_diffusion.classifier: the digits CNN, classifier-FID and class coverage."""
+"""koopkit_diffusion.evaluation.classifier: the digits CNN, classifier-FID and class coverage."""
 
 import numpy as np
 import pytest
 import torch
 
-from koopkit_diffusion.classifier import (
+from koopkit_diffusion.data import digits
+from koopkit_diffusion.evaluation.classifier import (
     DigitsClassifier,
     class_coverage,
     classifier_features,
     classifier_fid,
     load_digits_classifier,
 )
-from koopkit_diffusion.data import digits
 
 
 @pytest.fixture(scope="module")
@@ -61,10 +61,12 @@ def test_classifier_fid_is_small_between_splits_and_grows_with_corruption(classi
     blurred = classifier_fid(classifier, test.mean(dim=(2, 3), keepdim=True).expand_as(test), train)
     assert same < noisy and same < blurred
     assert classifier_fid(classifier, train, train) == pytest.approx(0.0, abs=1e-6)
-    # Precomputed (mu, sigma) give the same number as reference images.
+    # Precomputed (mu, sigma) give the same number as reference images. Dead ReLU features make
+    # the covariances singular; the square roots of their round-off eigenvalues (~1e-16) move the
+    # trace term by ~1e-6, so the two routes agree to that, not to machine precision.
     feats = classifier_features(classifier, train).double().numpy()
     stats = (feats.mean(0), np.cov(feats, rowvar=False))
-    assert classifier_fid(classifier, test, stats) == pytest.approx(same, rel=1e-6)
+    assert classifier_fid(classifier, test, stats) == pytest.approx(same, rel=1e-4)
 
 
 def test_coverage_counts_classes_of_real_and_collapsed_samples(classifier):
@@ -87,7 +89,7 @@ def test_compare_and_analyze_digits_generators_with_the_classifier(classifier, t
 
     torch.manual_seed(0)
     config = KDMConfig(
-        data_shape=(1, 8, 8),
+        shape=(1, 8, 8),
         network="unet",
         latent_dim=None,
         model_channels=8,

@@ -8,38 +8,38 @@ import torch
 from tiny_runs import tiny_checkerboard_teacher
 
 from koopkit_diffusion.cli import main
-from koopkit_diffusion.inception import WEIGHTS_FILENAME
-from koopkit_diffusion.kdm import KDM, KDMConfig
-from koopkit_diffusion.metrics import load_stats, save_stats
-from koopkit_diffusion.run_evaluation import load_generator
-from koopkit_diffusion.trainer import TensorDictDataset, TrainerConfig, train
+from koopkit_diffusion.evaluation.inception import WEIGHTS_FILENAME
+from koopkit_diffusion.evaluation.metrics import load_stats, save_stats
+from koopkit_diffusion.runs import generate_pair_set, load_generator, train_run
 
 
 @pytest.fixture(scope="module")
 def runs(tmp_path_factory):
+    """A tiny teacher, 64 pairs generated from it and a KDM trained on them, all with records."""
     root = tmp_path_factory.mktemp("eval-cli")
     teacher = tiny_checkerboard_teacher(root / "teacher")
-    cfg = KDMConfig(data_shape=(2,), latent_dim=8, mlp_width=16, mlp_depth=1)
-    gen = torch.Generator().manual_seed(0)
-    pairs = TensorDictDataset(noise=torch.randn(64, 2, generator=gen), sample=torch.rand(64, 2))
-    trainer_cfg = TrainerConfig(
-        steps=2, batch_size=16, log_every=1, checkpoint_every=2, progress=False, device="cpu"
-    )
-    meta = {
-        "model_kind": "kdm",
-        "preset": "checkerboard",
-        "model_config": cfg.to_dict(),
-        "teacher": str(teacher),
+    generate_pair_set(teacher, root / "pairs", 64, n_steps=2, shard_size=32, progress=False)
+    tiny = {
+        "model.latent_dim": "8",
+        "model.mlp_width": "16",
+        "model.mlp_depth": "1",
+        "train.steps": "2",
+        "train.batch_size": "16",
+        "train.log_every": "1",
+        "train.checkpoint_every": "2",
+        "train.sample_every": "0",
+        "train.progress": "false",
     }
-    train(KDM(cfg), pairs, trainer_cfg, root / "kdm", metadata=meta)
+    train_run("checkerboard", root / "kdm", pairs=root / "pairs", overrides=tiny)
     return root / "kdm", teacher
 
 
 def test_load_generator_restores_the_kdm_with_its_ema_weights(runs):
     run_dir, teacher = runs
     loaded = load_generator(run_dir)
-    assert loaded.kind == "kdm" and loaded.data == "2d" and loaded.step == 2
-    assert loaded.teacher_dir == teacher and not loaded.model.training
+    assert loaded.record.kind == "kdm" and loaded.step == 2
+    assert loaded.record.data["name"] == "checkerboard"
+    assert loaded.record.teacher_run == str(teacher) and not loaded.model.training
     assert loaded.model.sample(5).shape == (5, 2)
 
 
@@ -71,7 +71,7 @@ def test_analyze_writes_figures_and_json(runs, tmp_path):
 
 
 def test_fid_stats_and_fid_round_trip_with_local_weights(tmp_path, capsys):
-    from koopkit_diffusion.inception import FIDInceptionV3
+    from koopkit_diffusion.evaluation.inception import FIDInceptionV3
 
     torch.manual_seed(0)
     weights = tmp_path / WEIGHTS_FILENAME

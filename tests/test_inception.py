@@ -1,10 +1,10 @@
-"""Tests of koopkit_diffusion.inception with randomly initialised weights in the standard format."""
+"""koopkit_diffusion.evaluation.inception with random weights saved in the standard format."""
 
 import numpy as np
 import pytest
 import torch
 
-from koopkit_diffusion.inception import (
+from koopkit_diffusion.evaluation.inception import (
     FEATURE_DIM,
     WEIGHTS_FILENAME,
     FIDInceptionV3,

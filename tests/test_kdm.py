@@ -5,12 +5,12 @@ from __future__ import annotations
 import pytest
 import torch
 
-from koopkit_diffusion.baseline import KDBaseline
 from koopkit_diffusion.kdm import KDM, KDMConfig
+from koopkit_diffusion.kdm.baseline import KDBaseline
 
 SMALL = dict(mlp_width=16, mlp_depth=2, latent_dim=8)
 IMG = dict(
-    data_shape=(1, 8, 8),
+    shape=(1, 8, 8),
     network="unet",
     latent_dim=None,
     model_channels=8,
@@ -46,7 +46,7 @@ def test_losses_return_all_terms_nonnegative_and_total_is_weighted_sum():
 def test_latent_and_reconstruction_terms_vanish_when_the_model_is_exact():
     """σz = 0, E_T ≡ E_0 ∘ teacher, K = I: zero latent term; D ≡ E_0⁻¹ zeroes the rest."""
     torch.manual_seed(0)
-    cfg = KDMConfig(data_shape=(2,), latent_dim=2, mlp_width=4, mlp_depth=1, sigma_z=0.0, w_adv=0)
+    cfg = KDMConfig(shape=(2,), latent_dim=2, mlp_width=4, mlp_depth=1, sigma_z=0.0, w_adv=0)
     model = KDM(cfg)
     identity = _IdentityNet()
     model.encoder_noise, model.encoder_data, model.decoder = _ScaledIdentity(), identity, identity
@@ -154,7 +154,7 @@ def test_bad_batches_and_configs_are_rejected_with_clear_errors():
     with pytest.raises(ValueError, match="operator_rank"):
         KDMConfig(operator="lowrank")
     with pytest.raises(ValueError, match="unet"):
-        KDMConfig(network="unet", data_shape=(2,))
+        KDMConfig(network="unet", shape=(2,))
 
 
 def test_image_kdm_with_adversary_trains_both_players():

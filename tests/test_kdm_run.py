@@ -1,11 +1,11 @@
-"""``kdm_run.train_model``: a run is a function of its preset (seed included) and its pairs."""
+"""``runs.train_run``: a run is a function of its preset (seed included) and its pairs."""
 
 from __future__ import annotations
 
 import torch
 
-from koopkit_diffusion.kdm_run import train_model
-from koopkit_diffusion.presets import get_preset
+from koopkit_diffusion.runs.presets import get_preset
+from koopkit_diffusion.runs.training import train_run
 from koopkit_diffusion.trainer import TensorDictDataset
 
 TINY = {
@@ -29,7 +29,7 @@ def _pairs(n=64):
 
 def _train(tmp_path, name, kind, seed):
     preset = get_preset("checkerboard", {**TINY, "train.seed": str(seed)})
-    result = train_model(preset, _pairs(), tmp_path / name, kind=kind)
+    result = train_run(preset, tmp_path / name, pairs=_pairs(), kind=kind)
     return {k: v.clone() for k, v in result.model.state_dict().items()}
 
 
@@ -51,7 +51,7 @@ def test_the_seed_fixes_the_initial_weights_whatever_ran_before(tmp_path):
 def test_a_short_digits_run_averages_the_trained_weights_not_the_initial_ones(tmp_path):
     # Example 05 --quick trains 600 steps; with EMA 0.999 and no warm-up the average would still
     # hold 0.999**600 ≈ 55 % of the initial weights. The preset's warm-up follows the training.
-    from koopkit_diffusion.kdm_run import build_model
+    from koopkit_diffusion.runs.training import build_model
 
     overrides = {
         "model.label_dim": "0",
@@ -68,7 +68,7 @@ def test_a_short_digits_run_averages_the_trained_weights_not_the_initial_ones(tm
     pairs = TensorDictDataset(
         noise=torch.randn(64, 1, 8, 8, generator=gen), sample=torch.rand(64, 1, 8, 8) * 2 - 1
     )
-    result = train_model(preset, pairs, tmp_path / "run", kind="kdm")
+    result = train_run(preset, tmp_path / "run", pairs=pairs, kind="kdm")
     init = build_model(preset.model, "kdm", seed=preset.train.seed).state_dict()
     ema, live = result.ema.state_dict(), result.model.state_dict()
     floats = [k for k, v in live.items() if v.is_floating_point()]

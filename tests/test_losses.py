@@ -9,20 +9,15 @@ import torch
 from hypothesis import given
 from hypothesis import strategies as st
 
-from koopkit_diffusion import losses as L
+from koopkit_diffusion.kdm import discriminators as D
+from koopkit_diffusion.kdm import losses as L
+from koopkit_diffusion.kdm import lpips as P
 
 
 @pytest.fixture(scope="module")
 def lpips_dir(tmp_path_factory):
     """Randomly initialised LPIPS weights saved in the documented file format."""
-    folder = tmp_path_factory.mktemp("lpips")
-    torch.manual_seed(0)
-    torch.save(L._vgg16_trunk().state_dict(), folder / L.LPIPS_TRUNK_FILE)
-    heads = {
-        f"lin{i}.model.1.weight": torch.rand(1, c, 1, 1) for i, c in enumerate(L._LPIPS_CHANNELS)
-    }
-    torch.save(heads, folder / L.LPIPS_LINEAR_FILE)
-    return folder
+    return P.write_random_weights(tmp_path_factory.mktemp("lpips"))
 
 
 @given(st.integers(1, 5), st.integers(1, 6), st.integers(0, 2**31 - 1))
@@ -61,7 +56,7 @@ def test_unknown_loss_kind_is_named():
 
 def test_lpips_missing_files_names_expected_files(tmp_path):
     with pytest.raises(FileNotFoundError, match="vgg16_features.pth.*lpips_vgg.pth"):
-        L.LPIPS(tmp_path)
+        P.LPIPS(tmp_path)
     with pytest.raises(ValueError, match="lpips_weights"):
         L.ReconstructionLoss("lpips")
 
@@ -76,7 +71,7 @@ def test_lpips_loads_weights_is_zero_on_equal_images_and_passes_gradients(lpips_
     value.backward()
     assert y.grad is not None and y.grad.abs().sum() > 0
     # grayscale images are repeated to three channels
-    assert L.LPIPS(lpips_dir, resize=16)(x[:, :1], y[:, :1].detach()).shape == (3,)
+    assert P.LPIPS(lpips_dir, resize=16)(x[:, :1], y[:, :1].detach()).shape == (3,)
     # the frozen VGG is not part of a model's state dict
     assert not loss.state_dict()
 
@@ -101,7 +96,7 @@ def test_against_matches_separate_losses_in_value_and_gradient(kind, lpips_dir):
 
 
 def test_lpips_distances_to_rejects_bad_input(lpips_dir):
-    lpips = L.LPIPS(lpips_dir, resize=16)
+    lpips = P.LPIPS(lpips_dir, resize=16)
     y = torch.zeros(2, 3, 8, 8)
     with pytest.raises(ValueError, match="at least one batch"):
         lpips.distances_to([], y)
@@ -110,22 +105,22 @@ def test_lpips_distances_to_rejects_bad_input(lpips_dir):
 
 
 def test_lpips_accepts_full_torchvision_state_dict_and_rejects_bad_heads(lpips_dir, tmp_path):
-    trunk = torch.load(lpips_dir / L.LPIPS_TRUNK_FILE, weights_only=True)
-    torch.save({f"features.{k}": v for k, v in trunk.items()}, tmp_path / L.LPIPS_TRUNK_FILE)
-    torch.save({"lin0.model.1.weight": torch.rand(1, 3, 1, 1)}, tmp_path / L.LPIPS_LINEAR_FILE)
+    trunk = torch.load(lpips_dir / P.LPIPS_TRUNK_FILE, weights_only=True)
+    torch.save({f"features.{k}": v for k, v in trunk.items()}, tmp_path / P.LPIPS_TRUNK_FILE)
+    torch.save({"lin0.model.1.weight": torch.rand(1, 3, 1, 1)}, tmp_path / P.LPIPS_LINEAR_FILE)
     with pytest.raises(ValueError, match="lin0.model.1.weight"):
-        L.LPIPS(tmp_path)
+        P.LPIPS(tmp_path)
 
 
 def test_discriminators_shapes_and_non_saturating_losses():
-    d_img = L.make_discriminator((3, 32, 32), channels=8)
-    assert isinstance(d_img, L.PatchDiscriminator)
+    d_img = D.make_discriminator((3, 32, 32), channels=8)
+    assert isinstance(d_img, D.PatchDiscriminator)
     assert d_img(torch.randn(2, 3, 32, 32)).shape == (2, 1, 4, 4)
-    d_flat = L.make_discriminator((2,), channels=8)
+    d_flat = D.make_discriminator((2,), channels=8)
     assert d_flat(torch.randn(5, 2)).shape == (5, 1)
     confident_real = torch.full((4, 1), 20.0)
     confident_fake = torch.full((4, 1), -20.0)
     # a discriminator that separates perfectly has ~zero loss; the generator then has a large one
-    assert L.discriminator_adversarial_loss(confident_real, confident_fake) < 1e-6
-    assert L.generator_adversarial_loss(confident_fake) > 10
-    assert L.generator_adversarial_loss(confident_real) < 1e-6
+    assert D.discriminator_adversarial_loss(confident_real, confident_fake) < 1e-6
+    assert D.generator_adversarial_loss(confident_fake) > 10
+    assert D.generator_adversarial_loss(confident_real) < 1e-6

@@ -1,4 +1,4 @@
-"""Tests of koopkit_diffusion.metrics: 2-D distances, Fréchet distance, stats, precision/recall."""
+"""koopkit_diffusion.evaluation.metrics: 2-D distances, Fréchet distance, stats, PR."""
 
 import numpy as np
 import pytest
@@ -7,15 +7,15 @@ import torch
 from hypothesis import given
 from hypothesis import strategies as st
 
-from koopkit_diffusion.metrics import (
+from koopkit_diffusion.evaluation.metrics import (
     FeatureStats,
     frechet_distance,
     load_stats,
     marginal_w1,
-    precision_recall,
     save_stats,
     sliced_wasserstein,
 )
+from koopkit_diffusion.evaluation.precision_recall import precision_recall
 
 
 def _random_gaussian(rng: np.random.Generator, d: int) -> tuple[np.ndarray, np.ndarray]:

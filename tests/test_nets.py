@@ -4,8 +4,8 @@ import pytest
 import torch
 
 from koopkit_diffusion.edm import EDMPrecond, edm_loss
-from koopkit_diffusion.nets import MLPNet, UNet
-from koopkit_diffusion.nets.layers import Conv2d, PositionalEmbedding
+from koopkit_diffusion.edm.nets import MLPNet, UNet
+from koopkit_diffusion.edm.nets.layers import Conv2d, PositionalEmbedding
 
 
 def n_params(module):

@@ -17,7 +17,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from koopkit_diffusion.edm import EDMPrecond
-from koopkit_diffusion.nets import MLPNet
+from koopkit_diffusion.edm.nets import MLPNet
 from koopkit_diffusion.pairs import PairDataset, generate_pairs, pair_noise, verify
 
 

@@ -409,7 +409,7 @@ def test_cli_generate_from_a_teacher_run(tmp_path, capsys):
     from tiny_runs import tiny_checkerboard_teacher
 
     from koopkit_diffusion.edm import heun_sample
-    from koopkit_diffusion.teacher import load_teacher
+    from koopkit_diffusion.runs import RunRecord, load_teacher
 
     run = tiny_checkerboard_teacher(tmp_path / "teacher")
     out = tmp_path / "pairs"
@@ -440,3 +440,7 @@ def test_cli_generate_from_a_teacher_run(tmp_path, capsys):
         load_teacher(run), batch["noise"].double(), n_steps=3, dtype=torch.float64
     ).samples
     np.testing.assert_allclose(batch["sample"].numpy(), expected.numpy(), rtol=1e-5, atol=1e-5)
+    # The pair set's record names its teacher and the teacher's data; the manifest its sigma_data.
+    record = RunRecord.read(out)
+    assert record.kind == "pairs" and record.teacher_run == str(run)
+    assert record.data["name"] == "checkerboard" and ds.sigma_data == 2.5

@@ -1,4 +1,4 @@
-"""Named KDM presets: parameter counts of the paper configurations, typed overrides, errors."""
+"""The one preset system: paper parameter counts, teacher presets, typed overrides, errors."""
 
 from __future__ import annotations
 
@@ -6,8 +6,8 @@ import pytest
 import torch
 
 from koopkit_diffusion.kdm import KDM
-from koopkit_diffusion.kdm_run import build_model
-from koopkit_diffusion.presets import PRESETS, get_preset, parse_value
+from koopkit_diffusion.runs.presets import get_preset, parse_value, preset_names
+from koopkit_diffusion.runs.training import build_model
 
 
 def _generator_parameters(model: torch.nn.Module) -> int:
@@ -97,7 +97,7 @@ def test_unknown_key_or_bad_value_gets_a_clear_error(overrides, match):
 def test_unknown_preset_lists_valid_names():
     with pytest.raises(ValueError, match="cifar10-uncond"):
         get_preset("cifar100")
-    assert set(PRESETS) == {
+    assert set(preset_names("student")) == {
         "checkerboard",
         "digits",
         "cifar10-uncond",
@@ -105,6 +105,24 @@ def test_unknown_preset_lists_valid_names():
         "ffhq64",
         "afhqv2-64",
     }
+    assert all(name.startswith("teacher-") for name in preset_names("teacher"))
+    assert set(preset_names()) == set(preset_names("teacher")) | set(preset_names("student"))
+
+
+def test_teacher_presets_take_a_data_section_and_students_do_not():
+    teacher = get_preset("teacher-checkerboard", {"data.n": "1000", "train.steps": "5"})
+    assert teacher.kind == "teacher" and teacher.data.n == 1000 and teacher.train.steps == 5
+    assert teacher.to_dict()["data"]["name"] == "checkerboard"
+    with pytest.raises(ValueError, match="'model.FIELD' or 'train.FIELD'"):
+        get_preset("checkerboard", {"data.n": "10"})
+    with pytest.raises(ValueError, match="data name must be one of"):
+        get_preset("teacher-checkerboard", {"data.name": "mnist"})
+
+
+@pytest.mark.parametrize("value", ["inf", "nan", "-inf"])
+def test_non_finite_floats_are_refused(value):
+    with pytest.raises(ValueError, match="train.lr"):
+        get_preset("checkerboard", {"train.lr": value})
 
 
 def test_parse_value_round_trips_tuples_and_optionals():

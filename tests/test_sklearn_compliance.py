@@ -23,11 +23,12 @@ from koopkit.dictionaries import (
 class ScikitLearnConvention:
     """Mixin giving a Koopman estimator scikit-learn's calling convention, for its checks only.
 
-    The checks call ``fit(X, y)`` with a 1-D target ``y`` and ``predict(X)`` for one output
-    per sample. koopkit's ``fit(X, Y)`` takes the successor *matrix* ``Y`` (or ``X`` alone as
-    one trajectory) and ``predict(x0, n_steps)`` rolls states forward. These subclasses fit
-    the trajectory ``X`` (dropping the target, which has no meaning for a Koopman model) and
-    predict the successor of every row; everything else is the real estimator.
+    The checks call ``fit(X, y)`` and ``score(X, y)`` with a 1-D target ``y`` and
+    ``predict(X)`` for one output per sample. koopkit's ``fit(X, Y)`` and ``score(X, Y)`` take
+    the successor *matrix* ``Y`` (or ``X`` alone as one trajectory) and ``predict(x0, n_steps)``
+    rolls states forward. These subclasses use the trajectory ``X`` (dropping the target, which
+    has no meaning for a Koopman model) and predict the successor of every row; everything
+    else is the real estimator.
     """
 
     def fit(self, X, y=None):
@@ -35,6 +36,9 @@ class ScikitLearnConvention:
 
     def predict(self, X):
         return super().predict(X, 1)[:, 1]
+
+    def score(self, X, y=None):
+        return super().score(X)
 
 
 class CheckedDMD(ScikitLearnConvention, DMD):

@@ -1,48 +1,45 @@
-"""Teacher training: a tiny run yields a loadable EMA checkpoint; resume equals no interruption."""
+"""Teachers train through the one trainer: a tiny run gives a loadable EMA teacher; exact resume."""
 
 import argparse
-import dataclasses
 import json
 
 import numpy as np
 import pytest
 import torch
 
-import koopkit_diffusion.teacher as teacher_mod
 from koopkit_diffusion.commands.teacher import register
 from koopkit_diffusion.edm import EDMPrecond
-from koopkit_diffusion.teacher import (
-    PRESETS,
-    TeacherConfig,
-    load_teacher,
-    sample_teacher,
-    train_teacher,
-)
+from koopkit_diffusion.runs import RunRecord, get_preset, load_teacher, train_run
+from koopkit_diffusion.teacher import Teacher, TeacherConfig, build_teacher, sample_teacher
+from koopkit_diffusion.trainer import load_run
 
-TINY = dataclasses.replace(
-    PRESETS["checkerboard"],
-    hidden=16,
-    depth=1,
-    steps=6,
-    batch_size=32,
-    n_train=1000,
-    warmup_steps=2,
-    log_every=2,
-    checkpoint_every=3,
-)
+TINY = {
+    "model.hidden": "16",
+    "model.depth": "1",
+    "train.steps": "6",
+    "train.batch_size": "32",
+    "train.lr_warmup_steps": "2",
+    "train.log_every": "2",
+    "train.checkpoint_every": "3",
+    "train.keep_last": "none",
+    "train.progress": "false",
+    "data.n": "1000",
+}
 
 
-def test_tiny_run_writes_config_metrics_and_loadable_checkpoint(tmp_path):
-    run = train_teacher(TINY, tmp_path / "run", progress=False)
-    assert json.loads((run / "config.json").read_text())["hidden"] == 16
-    lines = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
-    assert [line["step"] for line in lines] == [2, 4, 6]
-    assert all(np.isfinite(line["loss"]) and line["steps_per_s"] > 0 for line in lines)
-    state = torch.load(run / "checkpoint.pt", weights_only=True)
-    assert state["step"] == 6
+def test_tiny_run_writes_record_metrics_and_loadable_ema_teacher(tmp_path):
+    run = tmp_path / "run"
+    result = train_run("teacher-checkerboard", run, overrides=TINY)
+    record = RunRecord.read(run)
+    assert record.kind == "teacher" and record.preset == "teacher-checkerboard"
+    assert record.config["model"]["hidden"] == 16 and record.data["name"] == "checkerboard"
+    assert record.overrides == TINY
+    assert [line["step"] for line in result.history] == [2, 4, 6]
+    assert all(np.isfinite(line["total"]) and line["samples_per_s"] > 0 for line in result.history)
+    assert load_run(run).step == 6
     teacher = load_teacher(run)
     assert isinstance(teacher, EDMPrecond) and not teacher.training
-    assert teacher.shape == (2,) and teacher.sigma_max == 80.0
+    assert teacher.shape == (2,) and teacher.sigma_max == 80.0 and teacher.sigma_data == 2.5
     assert all(not p.requires_grad for p in teacher.parameters())
     raw = load_teacher(run, ema=False)
     assert any(
@@ -55,53 +52,71 @@ def test_tiny_run_writes_config_metrics_and_loadable_checkpoint(tmp_path):
     torch.testing.assert_close(samples, again, rtol=1e-4, atol=1e-4)
 
 
-def test_resumed_run_equals_uninterrupted_run(tmp_path, monkeypatch):
-    train_teacher(TINY, tmp_path / "straight", progress=False)
+def test_resumed_teacher_equals_uninterrupted_teacher(tmp_path):
+    preset = get_preset("teacher-checkerboard", TINY)
+    straight = train_run(preset, tmp_path / "straight")
+    # Stop at step 3 (as a kill after the checkpoint would), then resume through train_run.
+    from koopkit_diffusion.data import training_set
+    from koopkit_diffusion.runs.training import build_model
+    from koopkit_diffusion.trainer import TensorDictDataset, Trainer
 
-    calls = {"n": 0}
-    original = teacher_mod.edm_loss
-
-    def crashing(*args, **kwargs):
-        calls["n"] += 1
-        if calls["n"] == 5:
-            raise KeyboardInterrupt
-        return original(*args, **kwargs)
-
-    monkeypatch.setattr(teacher_mod, "edm_loss", crashing)
-    with pytest.raises(KeyboardInterrupt):
-        train_teacher(TINY, tmp_path / "resumed", progress=False)
-    assert torch.load(tmp_path / "resumed" / "checkpoint.pt", weights_only=True)["step"] == 3
-    monkeypatch.setattr(teacher_mod, "edm_loss", original)
-    train_teacher(TINY, tmp_path / "resumed", progress=False)
-    a = torch.load(tmp_path / "straight" / "checkpoint.pt", weights_only=True)
-    b = torch.load(tmp_path / "resumed" / "checkpoint.pt", weights_only=True)
-    for key in ("model", "ema"):
-        for name, value in a[key].items():
-            torch.testing.assert_close(b[key][name], value, rtol=0, atol=0)
+    model = build_model(preset.model, "teacher", seed=preset.train.seed)
+    data = TensorDictDataset(**training_set(preset.data))
+    RunRecord("teacher", preset.name, TINY, {k: c.to_dict() for k, c in preset.sections().items()},
+              data=preset.data.to_dict()).write(tmp_path / "resumed")  # fmt: skip
+    with Trainer(model, data, preset.train, tmp_path / "resumed") as trainer:
+        trainer.train(stop_at=3)
+    resumed = train_run(preset, tmp_path / "resumed", resume=True)
+    assert [r["step"] for r in resumed.history] == [2, 4, 6]
+    for a, b in zip(
+        straight.ema.state_dict().values(), resumed.ema.state_dict().values(), strict=True
+    ):
+        torch.testing.assert_close(a, b, rtol=0, atol=0)
 
 
-def test_run_directory_refuses_a_different_config(tmp_path):
-    train_teacher(TINY, tmp_path / "run", progress=False)
-    with pytest.raises(ValueError, match="different teacher config"):
-        train_teacher(dataclasses.replace(TINY, lr=0.1), tmp_path / "run", progress=False)
-    with pytest.raises(FileExistsError, match="checkpoint.pt"):
-        train_teacher(TINY, tmp_path / "run", progress=False, resume=False)
+def test_teacher_run_refuses_a_different_config_or_an_unasked_restart(tmp_path):
+    train_run("teacher-checkerboard", tmp_path / "run", overrides=TINY)
+    with pytest.raises(ValueError, match=r"train\.lr: 0\.001 → 0\.1"):
+        train_run(
+            "teacher-checkerboard", tmp_path / "run", overrides={**TINY, "train.lr": "0.1"},
+            resume=True,
+        )  # fmt: skip
+    with pytest.raises(FileExistsError, match="already holds checkpoints"):
+        train_run("teacher-checkerboard", tmp_path / "run", overrides=TINY)
 
 
-def test_config_validation_and_round_trip():
-    cfg = PRESETS["digits"]
+def test_teacher_config_validation_and_round_trip():
+    cfg = get_preset("teacher-digits").model
     assert TeacherConfig.from_dict(json.loads(json.dumps(cfg.to_dict()))) == cfg
-    assert cfg.num_classes == 10 and cfg.sample_shape == (1, 8, 8)
-    with pytest.raises(ValueError, match="network='mlp'"):
-        TeacherConfig(data="digits", network="mlp")
-    with pytest.raises(ValueError, match="steps"):
-        TeacherConfig(steps=0)
+    assert cfg.label_dim == 10 and cfg.shape == (1, 8, 8)
+    with pytest.raises(ValueError, match="network='mlp' takes vectors"):
+        TeacherConfig(shape=(1, 8, 8), network="mlp")
     with pytest.raises(ValueError, match="embedding_type"):
         TeacherConfig(embedding_type="sinusoidal")
+    with pytest.raises(ValueError, match="sigma_data must be a positive finite"):
+        TeacherConfig(sigma_data=float("inf"))
     with pytest.raises(ValueError, match="unknown TeacherConfig"):
         TeacherConfig.from_dict({"widht": 3})
     with pytest.raises(ValueError, match="unknown preset"):
-        train_teacher("cifar", "/nonexistent")
+        get_preset("teacher-cifar")
+    with pytest.raises(ValueError, match="model.label_dim=0 but the data gives 10"):
+        get_preset("teacher-digits", {"model.label_dim": "0"})
+
+
+def test_teacher_losses_are_the_edm_loss_and_check_the_batch():
+    torch.manual_seed(0)
+    teacher = build_teacher(TeacherConfig(hidden=8, depth=1))
+    assert isinstance(teacher, Teacher)
+    x = torch.randn(64, 2)
+    torch.manual_seed(1)
+    total = teacher.losses({"sample": x})["total"]
+    from koopkit_diffusion.edm import edm_loss
+
+    torch.manual_seed(1)
+    expected = edm_loss(teacher, x, None, teacher.P_mean, teacher.P_std, teacher.sigma_data)
+    torch.testing.assert_close(total, expected.mean())
+    with pytest.raises(ValueError, match=r"shape \(batch, \*\(2,\)\)"):
+        teacher.losses({"sample": torch.randn(4, 3)})
 
 
 def main(argv):
@@ -114,8 +129,10 @@ def main(argv):
 
 def test_cli_trains_and_samples_a_conditional_digits_teacher(tmp_path, capsys):
     run = tmp_path / "digits"
-    train = "teacher train --preset digits --steps 2 --batch-size 8 --model-channels 8"
-    assert main([*train.split(), "--num-blocks", "1", "--no-progress", "--out", str(run)]) == 0
+    sets = ["train.steps=2", "train.batch_size=8", "model.model_channels=8", "train.progress=false"]
+    argv = ["teacher", "train", "--preset", "teacher-digits", "--out", str(run)]
+    assert main([*argv, *(a for s in sets for a in ("--set", s))]) == 0
+    assert "trained teacher to step 2" in capsys.readouterr().out
     out = tmp_path / "s.npz"
     sample = ["teacher", "sample", "--n", "20", "--steps", "2", "--out", str(out)]
     assert main([*sample, "--run", str(run)]) == 0
@@ -123,15 +140,41 @@ def test_cli_trains_and_samples_a_conditional_digits_teacher(tmp_path, capsys):
     assert saved["samples"].shape == (20, 1, 8, 8)
     assert saved["labels"].tolist() == [i % 10 for i in range(20)]
     assert out.with_suffix(".png").stat().st_size > 0
-    assert json.loads(capsys.readouterr().out.splitlines()[-1])["nfe"] == 3
-    with pytest.raises(FileNotFoundError, match="config.json"):
+    assert json.loads(capsys.readouterr().out)["nfe"] == 3
+    with pytest.raises(FileNotFoundError, match="run.json"):
         main([*sample, "--run", str(tmp_path / "nope")])
 
 
 def test_plot_samples_writes_png_for_points_and_images_and_rejects_other_shapes(tmp_path):
-    from koopkit_diffusion.sample_plots import plot_samples
+    from koopkit_diffusion.evaluation.plots import plot_samples
 
     assert plot_samples(torch.randn(500, 2), tmp_path / "a.png").stat().st_size > 0
     assert plot_samples(torch.rand(12, 3, 8, 8) * 2 - 1, tmp_path / "b.png").stat().st_size > 0
     with pytest.raises(ValueError, match=r"\(n, 2\) or \(n, C, H, W\)"):
         plot_samples(torch.randn(5, 3), tmp_path / "c.png")
+
+
+def test_teacher_trains_under_torchrun_with_two_processes(tmp_path):
+    """The teacher goes through the one trainer, so it gets DDP: `torchrun ... teacher train`."""
+    import os
+    import socket
+    import subprocess
+    import sys
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    sets = [f"{k}={v}" for k, v in {**TINY, "train.device": "cpu"}.items()]
+    cmd = [
+        sys.executable, "-m", "torch.distributed.run", "--nnodes", "1", "--nproc_per_node", "2",
+        "--master_addr", "127.0.0.1", "--master_port", str(port), "-m", "koopkit_diffusion.cli",
+        "teacher", "train", "--preset", "teacher-checkerboard", "--out", str(tmp_path / "run"),
+        *(a for s in sets for a in ("--set", s)),
+    ]  # fmt: skip
+    env = dict(os.environ, OMP_NUM_THREADS="1")
+    proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=180)
+    assert proc.returncode == 0, proc.stderr[-4000:]
+    state = load_run(tmp_path / "run")
+    assert state.step == 6
+    assert json.loads((tmp_path / "run" / "config.json").read_text())["world_size"] == 2
+    assert load_teacher(tmp_path / "run").shape == (2,)

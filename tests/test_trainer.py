@@ -185,7 +185,13 @@ def test_consecutive_bad_steps_abort(tmp_path):
 def test_keep_last_k_checkpoints_and_latest_pointer(tmp_path):
     train(_make("regressor"), toy_dataset(), _config(steps=10, checkpoint_every=2), tmp_path)
     names = sorted(p.name for p in (tmp_path / "checkpoints").iterdir())
-    assert names == ["ckpt-00000008.pt", "ckpt-00000010.pt", "latest"]
+    assert names == [
+        "ckpt-00000008.pt",
+        "ckpt-00000008.pt.sha256",
+        "ckpt-00000010.pt",
+        "ckpt-00000010.pt.sha256",
+        "latest",
+    ]
     assert (tmp_path / "checkpoints" / "latest").read_text().strip() == "ckpt-00000010.pt"
 
 
@@ -381,3 +387,28 @@ def test_channels_last_reaches_model_and_batches(tmp_path):
     train(model, images, _config(steps=2, channels_last=True), tmp_path)
     assert model.layouts == [True, True]
     assert model.conv.weight.is_contiguous(memory_format=torch.channels_last)
+
+
+def test_loss_figure_leaves_out_losses_that_are_switched_off(tmp_path, monkeypatch):
+    """A term at weight zero (the adversary with w_adv = 0) logs zeros: it gets no flat panel."""
+    from matplotlib.figure import Figure
+
+    from koopkit_diffusion.trainer import plot_metrics
+
+    drawn: list[str] = []
+    titles: list[str] = []
+    original_savefig = Figure.savefig
+
+    def spy(fig, *args, **kwargs):
+        drawn.extend(ax.get_title() for ax in fig.axes if ax.get_title())
+        if fig._suptitle is not None:
+            titles.append(fig._suptitle.get_text())
+        return original_savefig(fig, *args, **kwargs)
+
+    monkeypatch.setattr(Figure, "savefig", spy)
+    history = [
+        {"step": s, "total": 1.0 / s, "push": 0.5 / s, "adversarial": 0.0} for s in (1, 2, 3)
+    ]
+    plot_metrics(history, tmp_path / "m.png")
+    assert drawn == ["total", "push"]
+    assert titles == ["identically zero, not drawn: adversarial"]

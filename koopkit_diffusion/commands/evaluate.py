@@ -1,18 +1,19 @@
 """``koopkit-diffusion evaluate | fid | fid-stats | analyze``: evaluation and latent analysis.
 
-Thin wrappers over :mod:`koopkit_diffusion.evaluation`; every command prints one JSON object and
-writes its results inside the run directory (``evaluation.json``, ``analysis.json``, figures) or
-to the file named by ``--out``.
+Thin wrappers over :mod:`koopkit_diffusion.runs.evaluate`; every command prints one JSON object
+and writes its results inside the run directory (``evaluation.json``, ``analysis.json``, figures)
+or to the file named by ``--out``.
 """
 
 from __future__ import annotations
 
 import argparse
-import json
-from pathlib import Path
-from typing import Any
+
+from .common import device, positive_int, print_json
 
 __all__ = ["register"]
+
+_WEIGHTS_HELP = "the Inception weights file, pt_inception-2015-12-05-6726825d.pth"
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -21,14 +22,18 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "evaluate", help="score a trained one-step generator beside its teacher"
     )
     ev.add_argument("--run", required=True, help="run directory of a KDM (or KD) training")
-    ev.add_argument("--n", type=int, default=None, help="samples (2-D: 50000, images: 2000)")
+    ev.add_argument(
+        "--n", type=positive_int, default=None, help="samples (2-D: 50000, images: 2000)"
+    )
     ev.add_argument("--seed", type=int, default=0)
-    ev.add_argument("--teacher", default=None, help="teacher run directory (default: metadata)")
+    ev.add_argument(
+        "--teacher", default=None, help="teacher run directory (default: the run record's)"
+    )
     ev.add_argument("--no-teacher", action="store_true", help="skip the teacher's scores")
     ev.add_argument("--cache-dir", default=None, help="digits classifier cache folder")
     ev.add_argument("--ref", default=None, help="Inception reference statistics (.npz)")
-    ev.add_argument("--inception-weights", default=None, help="pt_inception-2015-12-05-*.pth")
-    ev.add_argument("--device", default="cpu")
+    ev.add_argument("--inception-weights", default=None, help=_WEIGHTS_HELP)
+    ev.add_argument("--device", type=device, default="cpu")
     ev.set_defaults(func=_evaluate)
 
     fid = subparsers.add_parser("fid", help="Inception FID of samples against reference stats")
@@ -36,11 +41,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     source.add_argument("--samples", help=".npz (key 'samples') or .npy of images in [-1, 1]")
     source.add_argument("--run", help="run directory: draw --n one-step samples")
     fid.add_argument("--ref", required=True, help="reference statistics (.npz with mu, sigma)")
-    fid.add_argument("--inception-weights", required=True, help="pt_inception-2015-12-05-*.pth")
-    fid.add_argument("--n", type=int, default=50_000, help="samples drawn with --run")
+    fid.add_argument("--inception-weights", required=True, help=_WEIGHTS_HELP)
+    fid.add_argument("--n", type=positive_int, default=50_000, help="samples drawn with --run")
     fid.add_argument("--seed", type=int, default=0)
-    fid.add_argument("--batch-size", type=int, default=64)
-    fid.add_argument("--device", default="cpu")
+    fid.add_argument("--batch-size", type=positive_int, default=64)
+    fid.add_argument("--device", type=device, default="cpu")
     fid.set_defaults(func=_fid)
 
     stats = subparsers.add_parser("fid-stats", help="Inception reference statistics of a dataset")
@@ -50,121 +55,89 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="CIFAR-10 archive or folder, a folder of images, or an .npz/.npy array of images",
     )
     stats.add_argument("--out", required=True, help="output .npz (mu, sigma, count)")
-    stats.add_argument("--inception-weights", required=True, help="pt_inception-2015-12-05-*.pth")
-    stats.add_argument("--resolution", type=int, default=None, help="image folders: resize to")
+    stats.add_argument("--inception-weights", required=True, help=_WEIGHTS_HELP)
+    stats.add_argument(
+        "--resolution", type=positive_int, default=None, help="image folders: resize to"
+    )
     stats.add_argument("--split", default="train", choices=("train", "test"), help="CIFAR-10")
-    stats.add_argument("--batch-size", type=int, default=64)
-    stats.add_argument("--device", default="cpu")
+    stats.add_argument("--batch-size", type=positive_int, default=64)
+    stats.add_argument("--device", type=device, default="cpu")
     stats.set_defaults(func=_fid_stats)
 
     an = subparsers.add_parser("analyze", help="latent-semantic and representability analyses")
     an.add_argument("--run", required=True, help="run directory of a KDM training")
-    an.add_argument("--n", type=int, default=1000, help="noises of the latent-semantic analysis")
-    an.add_argument("--n-flow", type=int, default=512, help="teacher trajectories")
-    an.add_argument("--teacher", default=None, help="teacher run directory (default: metadata)")
-    an.add_argument("--k", type=int, default=10, help="neighbours of the k-NN agreement")
+    an.add_argument(
+        "--n", type=positive_int, default=1000, help="noises of the latent-semantic analysis"
+    )
+    an.add_argument("--n-flow", type=positive_int, default=512, help="teacher trajectories")
+    an.add_argument(
+        "--teacher", default=None, help="teacher run directory (default: the run record's)"
+    )
+    an.add_argument("--k", type=positive_int, default=10, help="neighbours of the k-NN agreement")
     an.add_argument("--seed", type=int, default=0)
     an.add_argument("--cache-dir", default=None, help="digits classifier cache folder")
     an.add_argument("--out", default=None, help="output folder (default RUN/analysis)")
     an.set_defaults(func=_analyze)
 
 
-def _print(obj: dict[str, Any]) -> None:
-    print(json.dumps(obj, indent=2, default=float))
-
-
 def _evaluate(args: argparse.Namespace) -> int:
-    from koopkit.io import write_json
-    from koopkit_diffusion.run_evaluation import evaluate_run
+    from koopkit_diffusion.runs import evaluate_run
 
-    report = evaluate_run(
-        args.run,
-        n=args.n,
-        seed=args.seed,
-        with_teacher=not args.no_teacher,
-        teacher=args.teacher,
-        cache_dir=args.cache_dir,
-        ref_stats=args.ref,
-        inception_weights=args.inception_weights,
-        device=args.device,
+    print_json(
+        evaluate_run(
+            args.run,
+            n=args.n,
+            seed=args.seed,
+            with_teacher=not args.no_teacher,
+            teacher=args.teacher,
+            cache_dir=args.cache_dir,
+            ref_stats=args.ref,
+            inception_weights=args.inception_weights,
+            device=args.device,
+        )
     )
-    write_json(report, Path(args.run) / "evaluation.json")
-    _print(report)
     return 0
-
-
-def _load_array(path: str) -> Any:
-    import numpy as np
-
-    p = Path(path)
-    if not p.is_file():
-        raise FileNotFoundError(f"samples file not found: {p}")
-    if p.suffix == ".npy":
-        return np.load(p, mmap_mode="r")
-    if p.suffix == ".npz":
-        with np.load(p) as data:
-            for key in ("samples", "images", "arr_0"):
-                if key in data.files:
-                    return data[key]
-            raise ValueError(f"{p} holds {data.files}; expected a 'samples' or 'images' array")
-    raise ValueError(f"expected an .npz or .npy file of images, got {p}")
 
 
 def _fid(args: argparse.Namespace) -> int:
-    from koopkit_diffusion.evaluation import evaluate_fid
+    from koopkit_diffusion.runs import run_fid
 
-    if args.samples:
-        samples = _load_array(args.samples)
-    else:
-        from koopkit_diffusion.run_evaluation import load_generator
-
-        model = load_generator(args.run, device=args.device).model
-        samples = _generated_batches(model, args.n, args.seed, args.batch_size)
-    result = evaluate_fid(
-        samples, args.ref, args.inception_weights, batch_size=args.batch_size, device=args.device
+    print_json(
+        run_fid(
+            args.ref,
+            args.inception_weights,
+            samples=args.samples,
+            run_dir=args.run,
+            n=args.n,
+            seed=args.seed,
+            batch_size=args.batch_size,
+            device=args.device,
+        )  # fmt: skip
     )
-    _print(result)
     return 0
 
 
-def _generated_batches(model: Any, n: int, seed: int, batch_size: int):
-    import torch
-
-    gen = torch.Generator().manual_seed(seed)
-    for start in range(0, n, batch_size):
-        yield model.sample(min(batch_size, n - start), generator=gen).cpu()
-
-
 def _fid_stats(args: argparse.Namespace) -> int:
-    from koopkit_diffusion import data
-    from koopkit_diffusion.inception import inception_stats, load_inception
+    from koopkit_diffusion.runs import dataset_fid_stats
 
-    source = Path(args.data)
-    if source.suffix in (".npz", ".npy"):
-        images = _load_array(args.data)
-    elif (
-        source.name.endswith(".tar.gz")
-        or (source / "cifar-10-batches-py").exists()
-        or (source / "data_batch_1").exists()
-    ):
-        images = data.cifar10(source, split=args.split, uint8=True)[0]
-    elif source.is_dir():
-        if args.resolution is None:
-            raise ValueError("--resolution is required for a folder of images")
-        images = data.image_folder(source, args.resolution, uint8=True)[0]
-    else:
-        raise FileNotFoundError(
-            f"--data {source}: expected a CIFAR-10 archive/folder, an image folder or .npz/.npy"
-        )
-    model = load_inception(args.inception_weights, device=args.device)
-    stats = inception_stats(model, images, batch_size=args.batch_size)
-    stats.save(args.out)
-    _print({"out": args.out, "count": stats.count})
+    print_json(
+        dataset_fid_stats(
+            args.data,
+            args.out,
+            args.inception_weights,
+            resolution=args.resolution,
+            split=args.split,
+            batch_size=args.batch_size,
+            device=args.device,
+        )  # fmt: skip
+    )
     return 0
 
 
 def _analyze(args: argparse.Namespace) -> int:
-    from koopkit_diffusion.run_evaluation import analyze_run
+    from pathlib import Path
+
+    from koopkit_diffusion.runs import analyze_run
 
     out = Path(args.out) if args.out else Path(args.run) / "analysis"
     report = analyze_run(
@@ -177,5 +150,5 @@ def _analyze(args: argparse.Namespace) -> int:
         teacher=args.teacher,
         cache_dir=args.cache_dir,
     )
-    _print({"out": str(out), **report})
+    print_json({"out": str(out), **report})
     return 0

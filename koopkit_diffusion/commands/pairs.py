@@ -4,12 +4,10 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-from pathlib import Path
+
+from .common import device, positive_float, positive_int
 
 __all__ = ["register"]
-
-_IMPORT_FORMATS = ("npz-per-pair", "torch-shards", "trajectories")
 
 
 def _key(text: str) -> str | int:
@@ -19,32 +17,39 @@ def _key(text: str) -> str | int:
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     """Add the ``pairs`` command group to the ``koopkit-diffusion`` parser."""
+    from koopkit_diffusion.runs.pairs import IMPORT_FORMATS
+
     group = subparsers.add_parser("pairs", help="offline noise→sample pair sets")
     commands = group.add_subparsers(dest="pairs_command", metavar="ACTION", required=True)
 
     gen = commands.add_parser("generate", help="run a teacher's Heun sampler and store pairs")
     gen.add_argument("--teacher", required=True, help="teacher run directory")
     gen.add_argument("--out", required=True, help="output pair-set directory")
-    gen.add_argument("--n", type=int, required=True, help="number of pairs")
-    gen.add_argument("--batch-size", type=int, default=1024)
+    gen.add_argument("--n", type=positive_int, required=True, help="number of pairs")
+    gen.add_argument("--batch-size", type=positive_int, default=1024)
     gen.add_argument("--seed", type=int, default=0)
-    gen.add_argument("--steps", type=int, default=18, help="Heun steps N (2N-1 evaluations)")
-    gen.add_argument("--shard-size", type=int, default=10_000)
+    gen.add_argument(
+        "--steps", type=positive_int, default=18, help="Heun steps N (2N-1 evaluations)"
+    )
+    gen.add_argument("--shard-size", type=positive_int, default=10_000)
     gen.add_argument("--dtype", choices=("float32", "float16"), default="float32")
     gen.add_argument(
-        "--device", default=None, help="e.g. cuda:0 (default: cuda:LOCAL_RANK if available)"
+        "--device",
+        type=device,
+        default=None,
+        help="e.g. cuda:0 (default: cuda:LOCAL_RANK if available)",
     )
     gen.set_defaults(func=_generate)
 
     imp = commands.add_parser("import", help="convert a pair set found in the wild")
-    imp.add_argument("--format", required=True, choices=_IMPORT_FORMATS)
+    imp.add_argument("--format", required=True, choices=IMPORT_FORMATS)
     imp.add_argument("--src", required=True, help="directory of files, or one array file")
     imp.add_argument("--out", required=True, help="output pair-set directory")
     imp.add_argument(
         "--noise-scale",
-        type=float,
+        type=positive_float,
         required=True,
-        help="factor the source's noise carries (80 for sigma_max*eps, 1 for eps)",
+        help="factor the source's noise carries (80 for sigma_max·eps, 1 for eps)",
     )
     imp.add_argument(
         "--noise-index",
@@ -56,8 +61,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     imp.add_argument("--sample-key", type=_key, help="torch-shards: key of the sample tensor")
     imp.add_argument("--label-key", type=_key, help="torch-shards: key of integer labels")
     imp.add_argument("--label-dim", type=int, default=0, help="number of classes (labelled sets)")
-    imp.add_argument("--sigma-max", type=float, default=80.0, help="teacher's sigma_max")
-    imp.add_argument("--shard-size", type=int, default=10_000)
+    imp.add_argument("--sigma-max", type=positive_float, default=80.0, help="teacher's sigma_max")
+    imp.add_argument("--shard-size", type=positive_int, default=10_000)
     imp.add_argument("--dtype", choices=("float32", "float16"), default="float32")
     imp.add_argument("--teacher-description", default="imported")
     imp.set_defaults(func=_import)
@@ -73,37 +78,25 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def _generate(args: argparse.Namespace) -> int:
-    import torch
+    from koopkit_diffusion.runs import generate_pair_set
 
-    from koopkit_diffusion.pairs import generate_pairs
-    from koopkit_diffusion.teacher import load_teacher
-
-    # Under torchrun each rank drives the GPU of its local rank.
-    local_rank = int(os.environ.get("LOCAL_RANK", 0))
-    device = args.device or (f"cuda:{local_rank}" if torch.cuda.is_available() else "cpu")
-    teacher = load_teacher(args.teacher, device=device)
-    manifest = generate_pairs(
-        teacher.denoiser,
+    manifest = generate_pair_set(
+        args.teacher,
         args.out,
         args.n,
-        shape=tuple(teacher.shape),
         batch_size=args.batch_size,
         seed=args.seed,
         n_steps=args.steps,
-        label_dim=teacher.label_dim,
         shard_size=args.shard_size,
         dtype=args.dtype,
-        sigma_min=teacher.sigma_min,
-        sigma_max=teacher.sigma_max,
-        device=device,
-        teacher_description=f"koopkit teacher run {Path(args.teacher).resolve().name!r}",
+        device=args.device,
     )
     print(f"{args.out}: {len(manifest['shards'])}/{manifest['n_shards']} shards complete")
     return 0
 
 
 def _import(args: argparse.Namespace) -> int:
-    from koopkit_diffusion import pairs
+    from koopkit_diffusion.runs import import_pair_set
 
     common = {
         "noise_scale": args.noise_scale,
@@ -114,26 +107,14 @@ def _import(args: argparse.Namespace) -> int:
         "teacher_description": args.teacher_description,
     }
     if args.format == "npz-per-pair":
-        manifest = pairs.import_npz_per_pair(
-            args.src, args.out, noise_index=args.noise_index, **common
-        )
+        common["noise_index"] = args.noise_index
     elif args.format == "torch-shards":
-        manifest = pairs.import_torch_shards(
-            args.src,
-            args.out,
-            noise_key=args.noise_key,
-            sample_key=args.sample_key,
-            label_key=args.label_key,
-            **common,
+        common.update(
+            noise_key=args.noise_key, sample_key=args.sample_key, label_key=args.label_key
         )
     else:
-        manifest = pairs.import_trajectories(
-            args.src,
-            args.out,
-            noise_index=args.noise_index,
-            sample_index=args.sample_index,
-            **common,
-        )
+        common.update(noise_index=args.noise_index, sample_index=args.sample_index)
+    manifest = import_pair_set(args.format, args.src, args.out, **common)
     print(f"{args.out}: imported {manifest['count']} pairs in {manifest['n_shards']} shards")
     return 0
 

@@ -1,4 +1,4 @@
-"""Reading pair sets: a memory-mapped torch ``Dataset``, verification and a summary."""
+"""Reading pair sets: a memory-mapped torch ``Dataset`` that verifies what it reads."""
 
 from __future__ import annotations
 
@@ -6,7 +6,6 @@ import bisect
 import mmap
 import os
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -14,9 +13,10 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
-from .format import file_sha256, read_manifest
+from .format import read_manifest
+from .integrity import ChecksumCache, content_problem, header_problem, manifest_problems
 
-__all__ = ["PairDataset", "VerifyReport", "info", "verify"]
+__all__ = ["PairDataset"]
 
 _STATM = Path("/proc/self/statm")
 # Item reads check the resident memory once every this many reads (batched reads every time).
@@ -29,126 +29,6 @@ def _resident_file_bytes() -> int | None:
         return int(_STATM.read_bytes().split()[2]) * mmap.PAGESIZE
     except (OSError, IndexError, ValueError):
         return None
-
-
-def _check_header(
-    path: Path, entry: dict[str, Any], key: str, manifest: dict[str, Any]
-) -> tuple[str, int]:
-    """``(problem, data_offset)``: the problem is empty if size and ``.npy`` header match."""
-    if not path.is_file():
-        return f"{path.name}: missing", 0
-    size = path.stat().st_size
-    if size != entry["files"][key]["bytes"]:
-        expected = entry["files"][key]["bytes"]
-        return f"{path.name}: {size} bytes, manifest says {expected} (truncated?)", 0
-    try:
-        with open(path, "rb") as f:
-            version = np.lib.format.read_magic(f)
-            read = getattr(np.lib.format, f"read_array_header_{version[0]}_{version[1]}")
-            shape, fortran, dtype = read(f)
-            offset = f.tell()
-    except ValueError as err:
-        return f"{path.name}: unreadable .npy header ({err})", 0
-    expected = (entry["count"], *manifest["shapes"][key])
-    if shape != expected or fortran or dtype != np.dtype(manifest["dtypes"][key]):
-        problem = (
-            f"{path.name}: array {shape} {dtype} (fortran={fortran}), "
-            f"manifest says {expected} {manifest['dtypes'][key]}"
-        )
-        return problem, 0
-    return "", offset
-
-
-@dataclass
-class VerifyReport:
-    """Result of :func:`verify`.
-
-    Attributes
-    ----------
-    directory : str
-    count : int
-        Pairs the manifest promises.
-    n_shards : int
-        Shards of the complete set.
-    checked : int
-        Shard files checked.
-    problems : list of str
-        One line per problem, each starting with the file (or shard) it concerns.
-    """
-
-    directory: str
-    count: int
-    n_shards: int
-    checked: int
-    problems: list[str] = field(default_factory=list)
-
-    @property
-    def ok(self) -> bool:
-        """True when no problem was found."""
-        return not self.problems
-
-    @property
-    def bad_files(self) -> list[str]:
-        """Names of the files (or missing shards) with a problem."""
-        return [p.split(":", 1)[0] for p in self.problems]
-
-    def __str__(self) -> str:
-        head = f"{self.directory}: {self.count} pairs in {self.n_shards} shards, "
-        if self.ok:
-            return head + f"{self.checked} files verified, OK"
-        return head + f"{len(self.problems)} problem(s):\n  " + "\n  ".join(self.problems)
-
-
-def verify(directory: str | os.PathLike, checksums: bool = True) -> VerifyReport:
-    """Check a pair set against its manifest: completeness, sizes, headers and sha256.
-
-    Parameters
-    ----------
-    directory : path
-        The pair set.
-    checksums : bool, default True
-        Also recompute every shard's sha256 (reads every byte once, in chunks).
-
-    Returns
-    -------
-    VerifyReport
-        ``report.ok`` is false if any shard is missing, truncated, altered or of the wrong shape;
-        ``report.problems`` names each bad file.
-    """
-    directory = Path(directory)
-    manifest = read_manifest(directory)
-    report = VerifyReport(str(directory), manifest["count"], manifest["n_shards"], 0)
-    listed = {s["index"] for s in manifest["shards"]}
-    for missing in sorted(set(range(manifest["n_shards"])) - listed):
-        report.problems.append(f"shard {missing:05d}: not complete (resume the generation)")
-    for entry in manifest["shards"]:
-        for key in manifest["keys"]:
-            path = directory / entry["files"][key]["name"]
-            report.checked += 1
-            problem, _ = _check_header(path, entry, key, manifest)
-            if not problem and checksums and file_sha256(path) != entry["files"][key]["sha256"]:
-                problem = f"{path.name}: sha256 differs from the manifest (altered)"
-            if problem:
-                report.problems.append(problem)
-    return report
-
-
-_verify_set = verify
-
-
-def info(directory: str | os.PathLike) -> dict[str, Any]:
-    """Summary of a pair set: its manifest without the shard list, plus progress and size.
-
-    Returns
-    -------
-    dict
-        Manifest fields, ``shards_complete`` and ``bytes`` (total of the complete shards).
-    """
-    manifest = read_manifest(directory)
-    summary = {k: v for k, v in manifest.items() if k != "shards"}
-    summary["shards_complete"] = len(manifest["shards"])
-    summary["bytes"] = sum(f["bytes"] for s in manifest["shards"] for f in s["files"].values())
-    return summary
 
 
 class PairDataset(Dataset):
@@ -176,39 +56,53 @@ class PairDataset(Dataset):
     ----------
     directory : path
         A complete pair set.
-    verify : bool, default False
-        Recompute every sha256 first (reads the whole set once). Without it, the size and
-        ``.npy`` header of each shard are still checked when it is opened.
+    verify : {"lazy", True, False}, default "lazy"
+        ``"lazy"``: each shard's sha256 and values (finite noise and samples, labels in range)
+        are checked the first time the shard is read, once per process (and once per run with
+        ``checksum_cache``); ``True``: every shard is checked here, before anything is read;
+        ``False``: only sizes and ``.npy`` headers (an explicit opt-out). The manifest's
+        consistency (count, starts, shard list, file names) and every file's size are always
+        checked when the set opens.
     resident_limit_bytes : int, default 256 MiB
         Growth of resident mapped memory after which the mapped pages are released.
+    checksum_cache : path, optional
+        A :class:`~koopkit_diffusion.pairs.integrity.ChecksumCache` file (e.g. in the run
+        directory that trains on the set): files recorded there with their current size and
+        modification time are not hashed again.
 
     Raises
     ------
     ValueError
-        If the set is incomplete, or a shard is missing, truncated, altered (with ``verify``) or
-        does not match the manifest; the message names the shard file.
+        If the set is incomplete, its manifest contradicts itself, or a shard is missing,
+        truncated, altered, holds NaN/Inf or does not match the manifest; the message names the
+        shard file.
     """
 
     def __init__(
         self,
         directory: str | os.PathLike,
-        verify: bool = False,
+        verify: bool | str = "lazy",
         resident_limit_bytes: int = 256 * 2**20,
+        checksum_cache: str | os.PathLike | None = None,
     ) -> None:
+        if verify not in ("lazy", True, False):
+            raise ValueError(f"verify must be 'lazy', True or False, got {verify!r}")
         self.directory = Path(directory)
         self.manifest = read_manifest(self.directory)
         if resident_limit_bytes < 1:
             raise ValueError(f"resident_limit_bytes must be >= 1, got {resident_limit_bytes}")
         self.resident_limit_bytes = int(resident_limit_bytes)
+        problems = manifest_problems(self.manifest)
+        if problems:
+            raise ValueError(
+                f"corrupt pair set {self.directory}: " + "; ".join(problems)
+                + f" (run `koopkit-diffusion pairs verify {self.directory}`)"
+            )  # fmt: skip
         if not self.manifest["complete"]:
             done, total = len(self.manifest["shards"]), self.manifest["n_shards"]
             raise ValueError(
                 f"{self.directory} is incomplete ({done} of {total} shards); resume the generation"
             )
-        if verify:
-            report = _verify_set(self.directory)
-            if not report.ok:
-                raise ValueError(f"pair set failed verification: {report}")
         self.keys: list[str] = list(self.manifest["keys"])
         self._shards = self.manifest["shards"]
         for entry in self._shards:  # sizes only (one stat per file); headers when opened
@@ -221,6 +115,9 @@ class PairDataset(Dataset):
                         f"corrupt pair set {self.directory}: {path.name}: {found}, manifest says "
                         f"{entry['files'][key]['bytes']} bytes (truncated or replaced?)"
                     )
+        self.verify_mode = verify
+        self._cache = ChecksumCache(checksum_cache)
+        self._verified: set[int] = set()
         self._starts = [s["start"] for s in self._shards]
         self._row_bytes = sum(
             np.dtype(self.manifest["dtypes"][k]).itemsize
@@ -232,11 +129,63 @@ class PairDataset(Dataset):
         self._read_bytes = 0
         self._reads = 0
         self._baseline = _resident_file_bytes() or 0
+        if verify is True:
+            self.verify_shards()
+
+    def verify_shards(self, progress: bool = False) -> None:
+        """Check every shard not yet verified (sha256 and values) now, in index order.
+
+        Call it before handing the dataset to ``DataLoader`` workers: they inherit the verified
+        shards instead of each checking them again. Does nothing with ``verify=False``.
+
+        Parameters
+        ----------
+        progress : bool, default False
+            Show a progress bar.
+
+        Raises
+        ------
+        ValueError
+            Naming the first bad shard file.
+        """
+        if self.verify_mode is False:
+            return
+        from tqdm.auto import tqdm
+
+        todo = [s for s in range(len(self._shards)) if s not in self._verified]
+        for index in tqdm(todo, desc="verify pairs", unit="shard", disable=not progress):
+            self._verify_shard(index)
+
+    def _verify_shard(self, index: int) -> None:
+        entry = self._shards[index]
+        paths, sha256s = [], []
+        for key in self.keys:
+            path = self.directory / entry["files"][key]["name"]
+            sha256 = entry["files"][key]["sha256"]
+            problem, offset = header_problem(path, entry, key, self.manifest)
+            if not problem and not self._cache.has(path, sha256):
+                problem = content_problem(path, entry, key, self.manifest, offset)
+                paths.append(path)
+                sha256s.append(sha256)
+            if problem:
+                raise ValueError(
+                    f"corrupt pair set {self.directory}: {problem}; not training on it (check the "
+                    f"whole set with `koopkit-diffusion pairs verify {self.directory}`)"
+                )
+        if paths:
+            self._cache.add(paths, sha256s)
+        self._verified.add(index)
 
     @property
     def sigma_max(self) -> float:
         """σmax: the student's input is ``sigma_max · noise``."""
         return float(self.manifest["noise_scale"])
+
+    @property
+    def sigma_data(self) -> float | None:
+        """The teacher's ``sigma_data`` when the manifest records it (else ``None``)."""
+        value = (self.manifest.get("teacher") or {}).get("sigma_data")
+        return None if value is None else float(value)
 
     @property
     def shape(self) -> tuple[int, ...]:
@@ -261,11 +210,13 @@ class PairDataset(Dataset):
     def _shard(self, index: int) -> dict[str, np.ndarray]:
         if index in self._open:
             return self._open[index]
+        if self.verify_mode and index not in self._verified:
+            self._verify_shard(index)
         entry = self._shards[index]
         arrays = {}
         for key in self.keys:
             path = self.directory / entry["files"][key]["name"]
-            problem, offset = _check_header(path, entry, key, self.manifest)
+            problem, offset = header_problem(path, entry, key, self.manifest)
             if problem:
                 raise ValueError(f"corrupt pair set {self.directory}: {problem}")
             with open(path, "rb") as f:

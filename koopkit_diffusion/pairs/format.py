@@ -20,6 +20,7 @@ import contextlib
 import hashlib
 import io
 import json
+import math
 import os
 from collections.abc import Iterator, Mapping
 from pathlib import Path
@@ -71,9 +72,20 @@ def file_sha256(path: str | os.PathLike, chunk_bytes: int = 1 << 22) -> str:
 
 
 def atomic_write_bytes(path: Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` through a temporary file, fsync and ``os.replace``."""
-    with atomic_write(path) as f:
-        f.write(data)
+    """Write ``data`` to ``path`` through a temporary file, fsync and ``os.replace``.
+
+    Raises
+    ------
+    OSError
+        With ``path`` as its file name (a full disk otherwise reports no file).
+    """
+    try:
+        with atomic_write(path) as f:
+            f.write(data)
+    except OSError as err:
+        if err.filename is not None:
+            raise
+        raise OSError(err.errno, err.strerror or str(err), str(path)) from err
 
 
 def new_manifest(
@@ -125,8 +137,10 @@ def new_manifest(
         raise ValueError(f"dtype must be one of {STORAGE_DTYPES}, got {dtype!r}")
     if label_dim < 0:
         raise ValueError(f"label_dim must be >= 0, got {label_dim}")
-    if not noise_scale > 0:
-        raise ValueError(f"noise_scale (sigma_max) must be positive, got {noise_scale}")
+    if not (math.isfinite(noise_scale) and noise_scale > 0):
+        raise ValueError(
+            f"noise_scale (sigma_max) must be a positive finite number, got {noise_scale}"
+        )
     keys = ["noise", "sample"] + (["label"] if label_dim > 0 else [])
     shapes = {"noise": list(shape), "sample": list(shape), "label": []}
     dtypes = {"noise": dtype, "sample": dtype, "label": "int64"}
@@ -329,4 +343,10 @@ class PairSetWriter:
 
 
 def _manifest_bytes(manifest: Mapping[str, Any]) -> bytes:
-    return (json.dumps(manifest, indent=1) + "\n").encode()
+    try:  # JSON has no Infinity or NaN: a manifest holding one could not be read by others
+        text = json.dumps(manifest, indent=1, allow_nan=False)
+    except ValueError as err:
+        raise ValueError(
+            f"the manifest holds a non-finite number ({err}); refusing to write it"
+        ) from err
+    return (text + "\n").encode()

@@ -51,6 +51,9 @@ def _teacher_record(teacher: Callable, description: str | None) -> dict[str, Any
         kind = teacher if isinstance(teacher, type) else type(teacher)
         description = getattr(teacher, "__qualname__", None) or kind.__qualname__
     record: dict[str, Any] = {"description": description, "state_sha256": None}
+    sigma_data = getattr(teacher, "sigma_data", None)
+    if sigma_data is not None:  # students scale their noise input with it (EDM's c_in)
+        record["sigma_data"] = float(sigma_data)
     state_dict = getattr(teacher, "state_dict", None)
     if callable(state_dict):
         digest = hashlib.sha256()
@@ -128,7 +131,7 @@ def generate_pairs(
     ----------
     teacher : callable
         ``teacher(x, sigma, labels) -> D(x, σ)``, e.g. an
-        :class:`~koopkit_diffusion.edm.EDMPrecond`.
+        :class:`~koopkit_diffusion.edm.precond.EDMPrecond`.
         If it has a ``state_dict`` its sha256 is recorded and checked on resume.
     out_dir : path
         Directory of the pair set (created if missing).
@@ -248,7 +251,10 @@ def generate_pairs(
 
     todo = sum(shard_bounds(manifest, s)[1] - shard_bounds(manifest, s)[0] for s in mine)
     bar = tqdm(
-        total=todo, desc=f"pairs (rank {rank}/{world})", unit="pair", disable=not progress or rank
+        total=todo,
+        desc="pairs" if world == 1 else f"pairs (rank {rank}/{world})",
+        unit="pair",
+        disable=not progress or rank,
     )
     for s in mine:
         start, stop = shard_bounds(manifest, s)

@@ -181,7 +181,7 @@ def import_npz_per_pair(
     label_dim : int, default 0
         Number of classes; required (> 0) when the files carry ``label``.
     shard_size, dtype, teacher_description, resume, progress
-        As in :func:`~koopkit_diffusion.pairs.generate_pairs`.
+        As in :func:`~koopkit_diffusion.pairs.generate.generate_pairs`.
 
     Returns
     -------

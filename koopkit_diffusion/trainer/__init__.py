@@ -55,10 +55,11 @@ or a dict with ``"total"``) is backpropagated and stepped; the generator optimiz
 other parameter.
 
 **Datasets.** Any map-style dataset of dicts (``{"noise", "sample", optional "label"}``). If the
-dataset has ``get_batch(indices) -> dict`` (as :class:`koopkit_diffusion.pairs.PairDataset` does),
-it is called once per batch with a sorted index array (fast path
-for memory-mapped pair sets and in-memory tensors, see :class:`TensorDictDataset`); otherwise
-items are read one by one and collated.
+dataset has ``get_batch(indices) -> dict`` (as :class:`koopkit_diffusion.pairs.dataset.PairDataset`
+does), it is called once per batch with a sorted index array (fast path for memory-mapped pair sets
+and in-memory tensors, see :class:`TensorDictDataset`); otherwise items are read one by one and
+collated.
+
 
 **Run directory** ::
 

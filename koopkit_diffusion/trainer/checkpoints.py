@@ -1,33 +1,163 @@
-"""The run directory: config, checkpoints (keep-last-K, ``latest`` pointer), metrics, loading."""
+"""The run directory: config, verified checkpoints (keep-last-K, ``latest``), metrics, loading.
+
+Every checkpoint ``ckpt-<step>.pt`` is followed by its checksum file ``ckpt-<step>.pt.sha256``
+(``sha256sum`` format), each written atomically. A checkpoint is read only after its sha256
+matches (:func:`read_checkpoint`), and always with ``torch.load(..., weights_only=True)``, so a
+flipped byte, a truncated or empty file, or a file holding pickled code is reported by name
+instead of being used. Resuming falls back to the newest intact checkpoint, saying which
+(:meth:`CheckpointManager.newest_intact`); sampling and evaluation refuse a corrupt one.
+"""
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import json
+import logging
 import os
+import pickle
 import re
+import shutil
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import torch
 from torch import nn
 
 from koopkit.io import atomic_write
-from koopkit.training import load_checkpoint, save_checkpoint
+from koopkit.training import save_checkpoint
+from koopkit_diffusion.pairs.format import file_sha256
 
 from .config import TrainerConfig
 
 __all__ = [
+    "CorruptCheckpointError",
     "RunState",
     "load_run",
+    "read_checkpoint",
     "read_run_config",
     "resolve_checkpoint",
     "CheckpointManager",
     "ema_model_state",
+    "naming_the_file",
     "truncate_metrics",
 ]
 
+logger = logging.getLogger(__name__)
+
 CHECKPOINT_FORMAT = 1
+CHECKSUM_SUFFIX = ".sha256"
 _NAME = re.compile(r"^ckpt-(\d+)\.pt$")
+# Temporary files of the trainer's own atomic writes (koopkit.io.atomic_write names them
+# ``.<name>.tmp-<random>``), left behind only by a process killed mid-write.
+_LITTER = {
+    "checkpoints": (".ckpt-*.pt.tmp-*", ".ckpt-*.pt.sha256.tmp-*", ".latest.tmp-*"),
+    ".": (".config.json.tmp-*", ".metrics.jsonl.tmp-*", ".metrics.png.tmp-*"),
+}
+
+
+class CorruptCheckpointError(ValueError):
+    """A checkpoint that fails its checksum, cannot be read, or holds more than tensors."""
+
+
+@contextlib.contextmanager
+def naming_the_file(path: str | os.PathLike) -> Iterator[None]:
+    """Re-raise a failed write (full disk, permissions) as an ``OSError`` that names ``path``.
+
+    ``torch.save`` reports a full disk as ``RuntimeError: ... unexpected pos`` with the
+    ``OSError`` only in its context, and a plain ``write`` names no file.
+    """
+    try:
+        yield
+    except (OSError, RuntimeError) as err:
+        cause: BaseException | None = err
+        while cause is not None and not isinstance(cause, OSError):
+            cause = cause.__cause__ or cause.__context__
+        if cause is None:
+            with contextlib.suppress(OSError):
+                if shutil.disk_usage(Path(path).parent).free == 0:
+                    cause = OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+        if cause is None or cause.filename is not None:
+            raise
+        raise OSError(cause.errno, cause.strerror or str(cause), str(path)) from err
+
+
+def checksum_file(path: Path) -> Path:
+    """The checksum file of checkpoint ``path``: ``ckpt-<step>.pt.sha256``."""
+    return path.with_name(path.name + CHECKSUM_SUFFIX)
+
+
+def _checksum_problem(path: Path) -> str:
+    """Why ``path`` fails its checksum, ``""`` if it passes (or has no checksum file)."""
+    if not path.is_file():
+        return "missing"
+    size = path.stat().st_size
+    if size == 0:
+        return "empty (0 bytes)"
+    sidecar = checksum_file(path)
+    if not sidecar.is_file():
+        return ""
+    recorded = sidecar.read_text(errors="replace").split()
+    if not recorded or len(recorded[0]) != 64:
+        return f"its checksum file {sidecar.name} is unreadable"
+    if file_sha256(path) != recorded[0]:
+        return f"sha256 differs from {sidecar.name} (altered or truncated; {size} bytes)"
+    return ""
+
+
+def read_checkpoint(path: str | os.PathLike, map_location: Any = "cpu") -> dict[str, Any]:
+    """Verify a checkpoint against its checksum file, then load it with ``weights_only=True``.
+
+    A checkpoint without a checksum file (written before checksums, or by a writer killed
+    between the two files) is loaded with a warning; ``torch.load`` still refuses anything but
+    tensors and plain containers, so no pickled code runs.
+
+    Parameters
+    ----------
+    path : path
+        A checkpoint file.
+    map_location : optional
+        Passed to :func:`torch.load`.
+
+    Returns
+    -------
+    dict
+        The saved state.
+
+    Raises
+    ------
+    FileNotFoundError
+        No file at ``path``.
+    CorruptCheckpointError
+        Empty, altered, truncated, unreadable, or holding objects other than tensors; the message
+        names the file.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"no checkpoint file at {path}")
+    problem = _checksum_problem(path)
+    if problem:
+        raise CorruptCheckpointError(f"corrupt checkpoint {path}: {problem}")
+    if not checksum_file(path).is_file():
+        logger.warning("%s has no checksum file %s: loading it unverified", path,
+                       checksum_file(path).name)  # fmt: skip
+    try:
+        state = torch.load(path, map_location=map_location, weights_only=True)
+    except pickle.UnpicklingError as err:
+        found = [line.strip() for line in str(err).splitlines() if "Unsupported" in line]
+        raise CorruptCheckpointError(
+            f"refused checkpoint {path}: loaded with weights_only=True it is not a state dict of "
+            "tensors and plain containers (nothing in it was run)"
+            + (f"; {found[0]}" if found else "")
+        ) from err
+    except (RuntimeError, EOFError, OSError, ValueError) as err:
+        first = (str(err).strip().splitlines() or [type(err).__name__])[0]
+        raise CorruptCheckpointError(f"corrupt checkpoint {path}: unreadable ({first})") from err
+    if not isinstance(state, dict):
+        raise CorruptCheckpointError(f"{path} holds a {type(state).__name__}, not a state dict")
+    return state
 
 
 class CheckpointManager:
@@ -57,28 +187,97 @@ class CheckpointManager:
         return [p for _, p in sorted(found)]
 
     def latest(self) -> Path | None:
-        """The newest checkpoint named by ``latest`` (or, failing that, the highest step)."""
-        pointer = self.dir / "latest"
-        if pointer.is_file():
-            candidate = self.dir / pointer.read_text().strip()
-            if candidate.is_file():
-                return candidate
+        """The checkpoint of the highest step, or ``None`` (the ``latest`` file names it too)."""
         files = self.list()
         return files[-1] if files else None
 
     def save(self, state: dict[str, Any], step: int) -> Path:
-        """Write ``state`` atomically, move ``latest`` to it, delete checkpoints beyond K."""
-        path = save_checkpoint(state, self.path(step))
-        with atomic_write(self.dir / "latest", "w") as f:
+        """Write ``state`` and then its checksum file atomically, move ``latest`` to it, and
+        delete checkpoints beyond K.
+
+        Raises
+        ------
+        OSError
+            Naming the file that could not be written (a full disk, say).
+        """
+        path = self.path(step)
+        with naming_the_file(path):
+            save_checkpoint(state, path)
+        sidecar = checksum_file(path)
+        with naming_the_file(sidecar), atomic_write(sidecar, "w") as f:
+            f.write(f"{file_sha256(path)}  {path.name}\n")
+        with naming_the_file(self.dir / "latest"), atomic_write(self.dir / "latest", "w") as f:
             f.write(path.name + "\n")
         if self.keep_last is not None:
             for old in self.list()[: -self.keep_last]:
                 old.unlink(missing_ok=True)
+                checksum_file(old).unlink(missing_ok=True)
         return path
+
+    def newest_intact(self, map_location: Any = "cpu") -> tuple[Path, dict[str, Any]] | None:
+        """The newest checkpoint that passes :func:`read_checkpoint`, and its state.
+
+        Corrupt newer checkpoints are skipped with a warning naming each and the one used.
+
+        Returns
+        -------
+        (Path, dict) or None
+            ``None`` when there is no checkpoint file at all.
+
+        Raises
+        ------
+        CorruptCheckpointError
+            When there are checkpoints but none is intact (each one's problem is listed).
+        """
+        problems = []
+        for path in reversed(self.list()):
+            try:
+                state = read_checkpoint(path, map_location=map_location)
+            except CorruptCheckpointError as err:
+                problems.append(str(err))
+                continue
+            for problem in problems:
+                logger.warning("%s; falling back to %s", problem, path.name)
+            return path, state
+        if problems:
+            raise CorruptCheckpointError(
+                f"no intact checkpoint in {self.dir}:\n  " + "\n  ".join(problems)
+            )
+        return None
+
+    def set_aside(self, newer_than: int) -> list[Path]:
+        """Rename checkpoints of steps above ``newer_than`` to ``*.corrupt`` (after a fall-back),
+        so that neither ``latest`` nor the rotation mistakes them for good ones."""
+        moved = []
+        for path in self.list():
+            if int(_NAME.match(path.name).group(1)) > newer_than:
+                for file in (path, checksum_file(path)):
+                    if file.exists():
+                        file.replace(file.with_name(file.name + ".corrupt"))
+                moved.append(path)
+                logger.warning("moved %s aside as %s.corrupt", path, path.name)
+        return moved
+
+    def remove_litter(self) -> list[Path]:
+        """Delete temporary files that the trainer's atomic writes left when killed mid-write."""
+        removed = []
+        for folder, patterns in _LITTER.items():
+            where = self.dir if folder == "checkpoints" else self.dir.parent
+            for pattern in patterns:
+                for path in where.glob(pattern):
+                    path.unlink(missing_ok=True)
+                    removed.append(path)
+        if removed:
+            logger.info("removed %d partial file(s) of an interrupted write: %s", len(removed),
+                        ", ".join(p.name for p in removed))  # fmt: skip
+        return removed
 
 
 def resolve_checkpoint(run_dir: str | os.PathLike, checkpoint: str | os.PathLike) -> Path:
-    """``"latest"`` → the run's newest checkpoint; anything else is a path to a checkpoint file."""
+    """``"latest"`` → the run's newest checkpoint file; anything else is a path to one.
+
+    The file is not verified here (see :func:`read_checkpoint`).
+    """
     if str(checkpoint) == "latest":
         path = CheckpointManager(run_dir, None).latest()
         if path is None:
@@ -127,7 +326,13 @@ def read_run_config(run_dir: str | os.PathLike) -> dict[str, Any]:
     path = Path(run_dir) / "config.json"
     if not path.is_file():
         raise FileNotFoundError(f"{path} not found (expected a run directory written by Trainer)")
-    return json.loads(path.read_text())
+    try:
+        config = json.loads(path.read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError) as err:
+        raise ValueError(f"{path} is not valid JSON ({err}): the run directory is damaged") from err
+    if not isinstance(config, dict) or not isinstance(config.get("trainer"), dict):
+        raise ValueError(f"{path} is not a trainer config (no 'trainer' section)")
+    return config
 
 
 def ema_model_state(ema_state: dict[str, Any]) -> dict[str, Any]:
@@ -159,13 +364,38 @@ def load_run(
     Returns
     -------
     RunState
+
+    Raises
+    ------
+    CorruptCheckpointError
+        When the checkpoint fails its checksum or cannot be read (naming it, and the newest
+        intact one a resumed training would fall back to), or does not fit ``model``.
     """
     config = read_run_config(run_dir)
     path = resolve_checkpoint(run_dir, checkpoint)
-    state = load_checkpoint(path, map_location=map_location)
+    try:
+        state = read_checkpoint(path, map_location=map_location)
+    except CorruptCheckpointError as err:
+        intact = [p for p in CheckpointManager(run_dir, None).list() if p != path]
+        intact = [p for p in intact if not _checksum_problem(p)]
+        hint = (
+            f"; the newest intact checkpoint is {intact[-1].name} (resume the training to continue "
+            "from it, or load it by path)"
+            if intact
+            else ""
+        )
+        raise CorruptCheckpointError(f"{err}{hint}") from err
+    if not {"ema", "model", "step"} <= set(state):
+        raise CorruptCheckpointError(f"{path} is not a trainer checkpoint (no ema/model/step)")
     ema_state = ema_model_state(state["ema"])
     if model is not None:
-        model.load_state_dict(ema_state)
+        try:
+            model.load_state_dict(ema_state)
+        except RuntimeError as err:
+            first = str(err).strip().splitlines()[0]
+            raise CorruptCheckpointError(
+                f"{path} does not fit the model built from the run's configuration ({first})"
+            ) from err
         model.eval()
     return RunState(
         config=TrainerConfig.from_dict(config["trainer"]),

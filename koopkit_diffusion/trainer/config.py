@@ -17,7 +17,7 @@ _DEVICES = ("auto", "cpu", "cuda")
 
 @dataclass
 class TrainerConfig:
-    """Hyper-parameters of :class:`~koopkit_diffusion.trainer.Trainer`.
+    """Hyper-parameters of :class:`~koopkit_diffusion.trainer.loop.Trainer`.
 
     Defaults follow the KDM paper's CIFAR-10 setting where it states one (Adam, lr 3e-4,
     EMA 0.9999, batch 128; Berman et al. 2025, Sec. 5).
@@ -58,7 +58,8 @@ class TrainerConfig:
         :class:`koopkit.training.EMA`.
     max_consecutive_bad_steps : int, default 100
         Steps whose loss or gradient is NaN/Inf are skipped and counted; this many in a row
-        abort training with ``FloatingPointError``.
+        abort training with ``FloatingPointError``. A run shorter than that which skipped most
+        of its steps also ends with ``FloatingPointError`` (after its last checkpoint).
     amp : {"none", "bf16"}, default "none"
         Mixed precision: ``"bf16"`` runs the losses under ``torch.autocast`` with bfloat16 on
         CUDA (on CPU it is ignored with a warning).
@@ -145,8 +146,8 @@ class TrainerConfig:
                 raise ValueError(f"{name} must be a non-negative integer, got {value!r}")
         for name in ("lr", "disc_lr"):
             value = getattr(self, name)
-            if value is not None and not float(value) > 0:
-                raise ValueError(f"{name} must be a positive float, got {value!r}")
+            if value is not None and not _finite(value, minimum=0.0, strict=True):
+                raise ValueError(f"{name} must be a positive finite float, got {value!r}")
         for name in ("betas", "disc_betas"):
             value = getattr(self, name)
             if len(value) != 2 or not all(0.0 <= b < 1.0 for b in value):
@@ -155,10 +156,13 @@ class TrainerConfig:
             raise ValueError(f"lr_decay must be one of {LR_DECAYS}, got {self.lr_decay!r}")
         if not 0.0 <= self.lr_final_ratio <= 1.0:
             raise ValueError(f"lr_final_ratio must be in [0, 1], got {self.lr_final_ratio!r}")
-        if self.weight_decay < 0:
-            raise ValueError(f"weight_decay must be >= 0, got {self.weight_decay!r}")
-        if self.grad_clip is not None and not self.grad_clip > 0:
-            raise ValueError(f"grad_clip must be a positive float or None, got {self.grad_clip!r}")
+        if not _finite(self.weight_decay, minimum=0.0):
+            raise ValueError(f"weight_decay must be a finite float >= 0, got {self.weight_decay!r}")
+        if self.grad_clip is not None and not _finite(self.grad_clip, minimum=0.0, strict=True):
+            raise ValueError(
+                f"grad_clip must be a positive finite float or None (no clipping), got "
+                f"{self.grad_clip!r}"
+            )
         if not 0.0 <= self.ema_decay < 1.0:
             raise ValueError(f"ema_decay must lie in [0, 1), got {self.ema_decay!r}")
         if self.keep_last is not None:
@@ -193,6 +197,13 @@ class TrainerConfig:
         if unknown:
             raise ValueError(f"unknown TrainerConfig field(s) {unknown}; valid fields: {names}")
         return cls(**dict(values))
+
+
+def _finite(value: Any, minimum: float, strict: bool = False) -> bool:
+    """A real number, finite, ``>= minimum`` (``> minimum`` when ``strict``)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return False
+    return math.isfinite(value) and (value > minimum if strict else value >= minimum)
 
 
 def _positive_int(name: str, value: Any) -> None:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import json
 import logging
 import math
 import os
@@ -19,6 +18,7 @@ import torch
 import torch.distributed as dist
 from torch import nn
 from tqdm.auto import tqdm
+from tqdm.contrib.logging import logging_redirect_tqdm
 
 from koopkit.io import write_json
 from koopkit.training import EMA
@@ -34,6 +34,7 @@ from .distributed import (
     seed_process,
     setup_distributed,
 )
+from .logs import LoggingMixin
 from .parallel import total_loss, wrap_step_functions
 from .plots import plot_metrics, read_metrics
 from .resume import ResumableMixin
@@ -81,7 +82,7 @@ class TrainResult:
     checkpoint: Path
 
 
-class Trainer(ResumableMixin):
+class Trainer(ResumableMixin, LoggingMixin):
     """Train a model that implements ``losses(batch) -> dict`` (see the package docstring).
 
     Adam with optional linear warm-up, EMA of the weights, gradient clipping, a NaN/Inf guard
@@ -155,6 +156,8 @@ class Trainer(ResumableMixin):
         metadata: Mapping[str, Any] | None,
         resume: bool | str | os.PathLike,
     ) -> None:
+        if config.tensorboard:
+            self._summary_writer_class()
         device = self.ctx.device
         self.use_amp = config.amp == "bf16" and device.type == "cuda"
         if config.amp == "bf16" and not self.use_amp:
@@ -206,13 +209,17 @@ class Trainer(ResumableMixin):
         self.last_checkpoint: Path | None = None
         self.metrics_path = self.run_dir / "metrics.jsonl"
         self.history: list[dict[str, Any]] = []
+        self._fell_back = False  # resumed from an older checkpoint than the newest file
 
         seed_process(config.seed, self.ctx.rank)
-        path = self._checkpoint_to_resume(resume)
-        if path is not None:
-            self._load(path)
+        found = self._checkpoint_to_resume(resume)
+        path = None
+        if found is not None:
+            path = found[0]
+            self._load(*found)
         if self.ctx.is_main:
             self.run_dir.mkdir(parents=True, exist_ok=True)
+            self.checkpoints.remove_litter()
             self.history = truncate_metrics(self.metrics_path, self.step) if path else []
             if not path:
                 self.metrics_path.unlink(missing_ok=True)
@@ -227,23 +234,12 @@ class Trainer(ResumableMixin):
             )
         self._writer = self._tensorboard() if config.tensorboard else None
         self.ctx.barrier()
+        if self._fell_back and self.ctx.is_main:  # every rank has read its checkpoint by now
+            self.checkpoints.set_aside(newer_than=self.step)
         if path and not self.ctx.is_main and self.metrics_path.is_file():
             self.history = read_metrics(self.run_dir)  # rank 0 has truncated it to our step
         self._gen_fn, self._disc_fn = wrap_step_functions(
             self.model, self.ctx, self.disc_optimizer is not None, config
-        )
-
-    def _tensorboard(self) -> Any:
-        """A SummaryWriter on rank 0; every rank checks the import so that all fail together."""
-        try:
-            from torch.utils.tensorboard import SummaryWriter
-        except ImportError as err:
-            raise ImportError(
-                "tensorboard=True needs the 'tensorboard' package (pip install tensorboard); "
-                "metrics.jsonl is written either way"
-            ) from err
-        return (
-            SummaryWriter(log_dir=str(self.run_dir / "tensorboard")) if self.ctx.is_main else None
         )
 
     # ------------------------------------------------------------------ steps
@@ -348,6 +344,10 @@ class Trainer(ResumableMixin):
         KeyboardInterrupt, SystemExit
             With ``config.graceful_stop``, after a SIGINT or SIGTERM, once the current step is
             done and checkpointed (see :mod:`koopkit_diffusion.trainer.signals`).
+        FloatingPointError
+            After ``config.max_consecutive_bad_steps`` NaN/Inf steps in a row, or, once the
+            last checkpoint is written, when most of the run's steps were skipped as NaN/Inf
+            (whatever its length: a run of 50 steps at ``lr=1e30`` fails too).
 
         Returns
         -------
@@ -364,15 +364,18 @@ class Trainer(ResumableMixin):
         loader = make_loader(
             self.dataset, sampler, cfg.num_workers, self.ctx.device.type == "cuda", cfg.seed
         )
+        show = cfg.progress and self.ctx.is_main
         bar = tqdm(
-            total=cfg.steps, initial=self.step, desc="train", dynamic_ncols=True,
-            disable=not (cfg.progress and self.ctx.is_main),
+            total=cfg.steps, initial=self.step, desc="train", dynamic_ncols=True, disable=not show,
         )  # fmt: skip
         batches = iter(loader)
         self._t_last = self._t_log = time.perf_counter()
         self._steps_since_log = 0
+        start_step = self.step
         stopped_by = 0
-        with StopOnSignal(cfg.graceful_stop) as stop:
+        # Log lines go through tqdm.write while the bar is open, so they do not break it.
+        redirect = logging_redirect_tqdm() if show else contextlib.nullcontext()
+        with StopOnSignal(cfg.graceful_stop) as stop, redirect:
             try:
                 while self.step < target:
                     batch = batch_to_device(next(batches), self.ctx.device, cfg.channels_last)
@@ -389,6 +392,12 @@ class Trainer(ResumableMixin):
                 del batches  # shuts worker processes down
         if stopped_by:
             StopOnSignal.raise_for(stopped_by)
+        if self.step > start_step and 2 * self.bad_steps > self.step:
+            raise FloatingPointError(
+                f"{self.bad_steps} of the {self.step} steps of this run were skipped as NaN/Inf "
+                f"(loss or gradient): the weights in {self.run_dir} are not trained; lower the "
+                "learning rate or check the data"
+            )
         if cfg.loss_figure and self.ctx.is_main and self.history:
             plot_metrics(self.history, self.run_dir / "metrics.png")
         return TrainResult(
@@ -424,36 +433,6 @@ class Trainer(ResumableMixin):
             self.sample()
         if self.step % cfg.checkpoint_every == 0:
             self.save()
-
-    def _log(self, epoch: int, samples_per_s: float) -> dict[str, Any]:
-        """Average the losses since the last record over steps and ranks; rank 0 writes it."""
-        keys = sorted(self._sums)
-        means = {}
-        if keys:
-            stacked = self._reduce_mean(torch.stack([self._sums[k] for k in keys]))
-            means = {
-                k: float(v) / self._counts[k] for k, v in zip(keys, stacked.tolist(), strict=True)
-            }
-        record = {
-            "step": self.step,
-            "epoch": epoch,
-            "time": round(self._elapsed, 3),
-            "lr": self.learning_rate(self.step - 1),
-            "bad_steps": self.bad_steps,
-            "bad_disc_steps": self.bad_disc_steps,
-            "samples_per_s": round(samples_per_s, 2),
-            **means,
-        }
-        self._sums, self._counts = {}, {}
-        self.history.append(record)  # every rank holds the (globally averaged) records
-        if self.ctx.is_main:
-            with open(self.metrics_path, "a") as f:
-                f.write(json.dumps(record) + "\n")
-            if self._writer is not None:
-                for k, v in record.items():
-                    if k != "step":
-                        self._writer.add_scalar(f"train/{k}", v, self.step)
-        return record
 
     def sample(self) -> None:
         """Run ``on_sample(model_ema, step, run_dir)`` on rank 0; the training RNG is kept."""

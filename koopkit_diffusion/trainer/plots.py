@@ -25,7 +25,9 @@ def read_metrics(run_dir: str | os.PathLike) -> list[dict[str, Any]]:
 def plot_metrics(history: Sequence[dict[str, Any]], path: str | os.PathLike) -> Path:
     """Plot every logged loss against the step (one panel each; ``total`` first).
 
-    A panel uses a log scale when its values are positive and span more than a factor of 10.
+    Losses that are identically zero (a term switched off, e.g. the adversary at ``w_adv = 0``)
+    get no panel; the figure says which were left out. A panel uses a log scale when its values
+    are positive and span more than a factor of 10.
 
     Parameters
     ----------
@@ -46,10 +48,9 @@ def plot_metrics(history: Sequence[dict[str, Any]], path: str | os.PathLike) -> 
 
     if not history:
         raise ValueError("history is empty: nothing to plot")
-    keys = sorted(
-        {k for r in history for k in r} - _NOT_LOSSES,
-        key=lambda k: (k != "total", k.startswith("disc_"), k),
-    )
+    logged = {k for r in history for k in r} - _NOT_LOSSES
+    off = sorted(k for k in logged if all(r.get(k, 0) == 0 for r in history))
+    keys = sorted(set(logged) - set(off), key=lambda k: (k != "total", k.startswith("disc_"), k))
     cols = min(3, max(1, len(keys)))
     rows = max(1, math.ceil(len(keys) / cols))
     fig, axes = plt.subplots(rows, cols, figsize=(4 * cols, 2.8 * rows), squeeze=False)
@@ -65,6 +66,8 @@ def plot_metrics(history: Sequence[dict[str, Any]], path: str | os.PathLike) -> 
         ax.grid(alpha=0.3)
     for ax in list(axes.flat)[len(keys) :]:
         ax.axis("off")
+    if off:
+        fig.suptitle(f"identically zero, not drawn: {', '.join(off)}", fontsize=9)
     fig.tight_layout()
     path = Path(path)
     fig.savefig(path, dpi=110)

@@ -1,4 +1,4 @@
-"""Checkpoint state of a :class:`~koopkit_diffusion.trainer.Trainer` and exact resume."""
+"""Checkpoint state of a :class:`~koopkit_diffusion.trainer.loop.Trainer` and exact resume."""
 
 from __future__ import annotations
 
@@ -7,9 +7,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from koopkit.training import load_checkpoint
-
-from .checkpoints import CHECKPOINT_FORMAT, resolve_checkpoint
+from .checkpoints import CHECKPOINT_FORMAT, read_checkpoint, resolve_checkpoint
 from .distributed import gather_rng_states, seed_process, set_rng_state
 
 __all__ = ["ResumableMixin"]
@@ -20,10 +18,14 @@ logger = logging.getLogger(__name__)
 class ResumableMixin:
     """What a checkpoint holds, writing it, and restoring a trainer from it.
 
-    Mixed into :class:`~koopkit_diffusion.trainer.Trainer`, whose attributes it reads.
+    Mixed into :class:`~koopkit_diffusion.trainer.loop.Trainer`, whose attributes it reads.
     """
 
-    def _checkpoint_to_resume(self, resume: bool | str | os.PathLike) -> Path | None:
+    def _checkpoint_to_resume(
+        self, resume: bool | str | os.PathLike
+    ) -> tuple[Path, dict[str, Any]] | None:
+        """The checkpoint to continue from and its state: with ``True`` or ``"auto"`` the newest
+        intact one (corrupt newer ones are named and skipped), with a path exactly that file."""
         existing = self.checkpoints.latest()
         if resume is False:
             if existing is not None:
@@ -32,11 +34,14 @@ class ResumableMixin:
                     "resume=True to continue that run or choose a new run directory"
                 )
             return None
-        if resume == "auto":
-            return existing
-        if resume is True:
-            return resolve_checkpoint(self.run_dir, "latest")
-        return resolve_checkpoint(self.run_dir, resume)
+        if resume in (True, "auto"):
+            found = self.checkpoints.newest_intact(map_location=self.ctx.device)
+            if found is None and resume is True:
+                resolve_checkpoint(self.run_dir, "latest")  # raises, naming the folder
+            self._fell_back = found is not None and found[0] != existing
+            return found
+        path = resolve_checkpoint(self.run_dir, resume)
+        return path, read_checkpoint(path, map_location=self.ctx.device)
 
     def state_dict(self) -> dict[str, Any]:
         """Everything a checkpoint holds (collective under DDP: every rank must call it)."""
@@ -74,8 +79,7 @@ class ResumableMixin:
         self.last_checkpoint = path
         return path
 
-    def _load(self, path: Path) -> None:
-        state = load_checkpoint(path, map_location=self.ctx.device)
+    def _load(self, path: Path, state: dict[str, Any]) -> None:
         if state.get("format") != CHECKPOINT_FORMAT:
             raise ValueError(f"{path} is not a trainer checkpoint of format {CHECKPOINT_FORMAT}")
         saved = state["config"]
@@ -93,8 +97,15 @@ class ResumableMixin:
             )
         if ("disc_optimizer" in state) != (self.disc_optimizer is not None):
             raise ValueError(f"{path}: the model's discriminator does not match the checkpoint")
-        self.model.load_state_dict(state["model"])
-        self.ema.load_state_dict(state["ema"])
+        try:
+            self.model.load_state_dict(state["model"])
+            self.ema.load_state_dict(state["ema"])
+        except RuntimeError as err:
+            first = str(err).strip().splitlines()[0]
+            raise ValueError(
+                f"{path} does not fit this model ({first} ...): resume needs the architecture "
+                "the checkpoint was trained with"
+            ) from err
         self.optimizer.load_state_dict(state["optimizer"])
         if self.disc_optimizer is not None:
             self.disc_optimizer.load_state_dict(state["disc_optimizer"])

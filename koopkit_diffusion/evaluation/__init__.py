@@ -1,0 +1,35 @@
+"""The evaluation wing: metrics, feature extractors, scores beside the teacher, latent analyses.
+
+* :mod:`~koopkit_diffusion.evaluation.metrics` — SW1, marginal W1, MMD, energy distance,
+  Fréchet distance, precision/recall, feature statistics;
+* :mod:`~koopkit_diffusion.evaluation.inception` — Inception-v3 FID from local weights;
+  :mod:`~koopkit_diffusion.evaluation.classifier` — the digits classifier and classifier-FID;
+* :mod:`~koopkit_diffusion.evaluation.scores` — :func:`sample_pair`, :func:`evaluate_2d`,
+  :func:`same_noise_scores`, :func:`evaluate_digits`, :func:`compare_digits`,
+  :func:`evaluate_fid`;
+* :mod:`~koopkit_diffusion.evaluation.latent` and
+  :mod:`~koopkit_diffusion.evaluation.representability` — the checks of KDM's two claims;
+  :func:`analyze_model` runs them; :mod:`~koopkit_diffusion.evaluation.plots` draws them.
+
+Run directories are opened by :mod:`koopkit_diffusion.runs`, not here.
+"""
+
+from .analyze import analyze_model
+from .scores import (
+    compare_digits,
+    evaluate_2d,
+    evaluate_digits,
+    evaluate_fid,
+    same_noise_scores,
+    sample_pair,
+)
+
+__all__ = [
+    "analyze_model",
+    "compare_digits",
+    "evaluate_2d",
+    "evaluate_digits",
+    "evaluate_fid",
+    "same_noise_scores",
+    "sample_pair",
+]

@@ -1,0 +1,115 @@
+"""The latent-space analyses of a KDM, run together and written as figures and JSON."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from koopkit.io import write_json
+
+from . import latent, plots
+from .representability import flow_representability
+from .scores import _balanced, _label_dim, sample_pair
+
+__all__ = ["analyze_model"]
+
+
+def analyze_model(
+    model: Any,
+    teacher: Callable | None,
+    out_dir: str | os.PathLike,
+    classifier: Any = None,
+    n: int = 1000,
+    n_flow: int = 512,
+    k: int = 10,
+    n_clusters: int = 8,
+    seed: int = 0,
+) -> dict[str, Any]:
+    """Run the latent-space analyses on a KDM and write figures and ``analysis.json``.
+
+    Writes into ``out_dir``: ``latent_embedding.png``, ``operator_spectrum.png``,
+    ``representability.png`` (with a teacher), ``noise_partition.png`` (2-D data with a teacher)
+    and ``analysis.json``.
+
+    Parameters
+    ----------
+    model : KDM-like
+    teacher : callable or None
+        Needed for the representability analysis and the noise partition.
+    out_dir : path-like
+    classifier : DigitsClassifier, optional
+        For image data: semantic features and classes of the outputs. Without it (flat data)
+        the outputs' coordinates are the semantics and their k-means cells the classes.
+    n : int, default 1000
+        Noises of the latent–semantic analysis.
+    n_flow : int, default 512
+        Noises of the representability analysis (teacher trajectories).
+    k : int, default 10
+        Neighbours of the k-NN label agreement.
+    n_clusters : int, default 8
+        k-means cells for flat data.
+    seed : int, default 0
+
+    Returns
+    -------
+    dict
+        What ``analysis.json`` holds.
+    """
+    from .classifier import classifier_features
+
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    gen = torch.Generator().manual_seed(seed)
+    shape = tuple(model.shape)
+    noise = torch.randn(n, *shape, generator=gen)
+    labels = _balanced(n, _label_dim(model))
+    latents, samples = latent.kdm_latents(model, noise, labels)
+    if classifier is not None:
+        semantic = classifier_features(classifier, samples)
+        with torch.no_grad():
+            classes = classifier(samples.float()).argmax(1).numpy()
+    else:
+        semantic = samples.reshape(n, -1)
+        (classes,) = latent.cluster_labels(semantic, n_clusters=n_clusters, seed=seed)
+    proximity = latent.latent_semantic_proximity(
+        latents, noise, semantic, classes, k=k, groups=labels
+    )
+    report: dict[str, Any] = {
+        "conditional": bool(_label_dim(model)),
+        "latent_semantic": proximity.to_dict(),
+    }
+    figures = {
+        "latent_embedding.png": plots.plot_latent_embedding(latents, noise, classes),
+        "operator_spectrum.png": plots.plot_operator_spectrum(
+            model.operator.eigenvalues().detach().cpu().numpy()
+        ),
+    }
+    if teacher is not None:
+        flow_noise = torch.randn(n_flow, *shape, generator=gen)
+        dim = max(_label_dim(model), _label_dim(teacher))
+        flow_labels = _balanced(n_flow, dim)
+        rep = flow_representability(
+            model,
+            teacher,
+            flow_noise,
+            labels=flow_labels if _label_dim(model) else None,
+            teacher_labels=flow_labels if _label_dim(teacher) else None,
+        )
+        report["representability"] = rep.to_dict()
+        figures["representability.png"] = plots.plot_representability(rep)
+        if shape == (2,):
+            pair = sample_pair(model, teacher, n, seed=seed)
+            part = latent.noise_partition(
+                pair["noise"], pair["teacher_samples"], pair["samples"], n_clusters, seed
+            )
+            report["noise_partition_agreement"] = part["agreement"]
+            figures["noise_partition.png"] = plots.plot_noise_partition(pair["noise"], part)
+    for name, fig in figures.items():
+        plots.save_figure(fig, out / name)
+    report["figures"] = sorted(figures)
+    write_json(report, out / "analysis.json")
+    return report

@@ -1,0 +1,174 @@
+"""The typed configuration of the Koopman Distillation Model and of the KD baseline."""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+from koopkit.operators import OPERATOR_KINDS
+
+from .losses import LOSS_KINDS
+
+__all__ = ["KDMConfig"]
+
+
+@dataclass
+class KDMConfig:
+    """Configuration of a :class:`KDM` (and of the KD baseline, which reuses its networks).
+
+    Parameters
+    ----------
+    shape : tuple of int
+        Shape of one sample: ``(d,)`` for flat data, ``(C, H, W)`` for images.
+    sigma_max : float
+        Scale of the teacher's starting noise; the model sees ``x_T = sigma_max·ε``.
+    sigma_data : float
+        The teacher's data scale: the noise encoder's input is scaled by EDM's
+        ``c_in(σmax) = 1/√(σmax² + σ_data²)`` (:func:`koopkit_diffusion.edm.precond.input_scale`).
+    label_dim : int
+        Number of classes (0: unconditional).
+    network : {"mlp", "unet"}
+    latent_dim : int or None
+        MLP: latent size (required). UNet: linear projection of the
+        ``latent_channels·H·W`` features to this size, ``None`` for no projection.
+    mlp_width, mlp_depth, activation
+        MLP width (256 in the paper), number of hidden layers, activation.
+    latent_channels, model_channels, channel_mult, num_blocks, attn_resolutions, dropout
+        UNet settings (paper, CIFAR-10: 1, 64, (1, 2, 2, 2), 4, (16,), 0.0).
+    operator : {"dense", "lowrank", "diagonal", "eigendecomposed"}
+        Koopman operator kind from :mod:`koopkit.operators`; ``"dense"`` with bias is the paper's.
+    operator_bias : bool
+        Learnable affine term ``b`` of the operator (``K z + b``; on in the paper).
+    operator_rank : int or None
+        Rank of the low-rank operator.
+    sigma_z : float
+        Latent noise ``σz`` (0.4 in the paper).
+    loss : {"mse", "pseudo_huber", "lpips"}
+        Reconstruction loss ``ℓ``.
+    huber_c : float or None
+        ``c`` of the pseudo-Huber loss (default ``0.00054·√d``).
+    lpips_weights : str or None
+        Folder of the LPIPS weight files (see :class:`koopkit_diffusion.kdm.lpips.LPIPS`).
+    lpips_resize : int or None
+        Resolution LPIPS compares at.
+    w_latent, w_rec, w_push, w_operator : float
+        Loss weights (1 by default).
+    w_adv : float
+        Adversarial weight ``w``; the term enters as ``0.01·w·L_adv``. ``0`` turns the adversary
+        (and its discriminator) off.
+    discriminator_channels : int
+        Width of the discriminator.
+    """
+
+    shape: tuple[int, ...] = (2,)
+    sigma_max: float = 80.0
+    sigma_data: float = 0.5
+    label_dim: int = 0
+    network: str = "mlp"
+    latent_dim: int | None = 256
+    mlp_width: int = 256
+    mlp_depth: int = 3
+    activation: str = "silu"
+    latent_channels: int = 1
+    model_channels: int = 64
+    channel_mult: tuple[int, ...] = (1, 2, 2, 2)
+    num_blocks: int = 4
+    attn_resolutions: tuple[int, ...] = (16,)
+    dropout: float = 0.0
+    operator: str = "dense"
+    operator_bias: bool = True
+    operator_rank: int | None = None
+    sigma_z: float = 0.4
+    loss: str = "mse"
+    huber_c: float | None = None
+    lpips_weights: str | None = None
+    lpips_resize: int | None = 224
+    w_latent: float = 1.0
+    w_rec: float = 1.0
+    w_push: float = 1.0
+    w_operator: float = 1.0
+    w_adv: float = 0.0
+    discriminator_channels: int = 64
+    unet_kwargs: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.shape = tuple(int(s) for s in self.shape)
+        self.channel_mult = tuple(int(m) for m in self.channel_mult)
+        self.attn_resolutions = tuple(int(r) for r in self.attn_resolutions)
+        self.validate()
+
+    def validate(self) -> None:
+        """Raise ``ValueError`` naming the first field outside its valid range."""
+        if len(self.shape) not in (1, 3) or min(self.shape) < 1:
+            raise ValueError(f"shape must be (d,) or (C, H, W), got {self.shape}")
+        if self.network not in ("mlp", "unet"):
+            raise ValueError(f"network must be 'mlp' or 'unet', got {self.network!r}")
+        if self.network == "unet" and len(self.shape) != 3:
+            raise ValueError(f"network='unet' needs shape (C, H, W), got {self.shape}")
+        if self.network == "mlp" and (self.latent_dim is None or self.latent_dim < 1):
+            raise ValueError(f"network='mlp' needs a positive latent_dim, got {self.latent_dim}")
+        if self.latent_dim is not None and self.latent_dim < 1:
+            raise ValueError(f"latent_dim must be positive or None, got {self.latent_dim}")
+        if self.operator not in OPERATOR_KINDS:
+            raise ValueError(
+                f"operator must be one of {sorted(OPERATOR_KINDS)}, got {self.operator!r}"
+            )
+        if self.operator == "lowrank" and (self.operator_rank is None or self.operator_rank < 1):
+            raise ValueError("operator='lowrank' needs a positive operator_rank")
+        if self.operator in ("diagonal", "eigendecomposed") and self.latent_dim_resolved % 2:
+            raise ValueError(
+                f"operator={self.operator!r} pairs eigenvalues: latent dimension must be even, "
+                f"got {self.latent_dim_resolved}"
+            )
+        if self.loss not in LOSS_KINDS:
+            raise ValueError(f"loss must be one of {LOSS_KINDS}, got {self.loss!r}")
+        if not (math.isfinite(self.sigma_max) and self.sigma_max > 0):
+            raise ValueError(f"sigma_max must be a positive finite number, got {self.sigma_max}")
+        if not (math.isfinite(self.sigma_data) and self.sigma_data > 0):
+            raise ValueError(f"sigma_data must be a positive finite number, got {self.sigma_data}")
+        if not (math.isfinite(self.sigma_z) and self.sigma_z >= 0):
+            raise ValueError(f"sigma_z must be a non-negative finite number, got {self.sigma_z}")
+        for name in ("w_latent", "w_rec", "w_push", "w_operator", "w_adv"):
+            value = getattr(self, name)
+            if not (math.isfinite(value) and value >= 0):
+                raise ValueError(f"{name} must be a non-negative finite number, got {value}")
+        if self.label_dim < 0:
+            raise ValueError(f"label_dim must be non-negative, got {self.label_dim}")
+        if not 0.0 <= self.dropout < 1.0:  # NaN fails both comparisons
+            raise ValueError(f"dropout must lie in [0, 1), got {self.dropout}")
+        if self.huber_c is not None and not (math.isfinite(self.huber_c) and self.huber_c > 0):
+            raise ValueError(f"huber_c must be positive and finite, or None; got {self.huber_c}")
+
+    @property
+    def latent_dim_resolved(self) -> int:
+        """Size of the flat latent the operator acts on."""
+        if self.latent_dim is not None:
+            return self.latent_dim
+        return self.latent_channels * self.shape[1] * self.shape[2]
+
+    @property
+    def unet(self) -> dict[str, Any]:
+        """Keyword arguments for :class:`koopkit_diffusion.edm.nets.unet.UNet`."""
+        return dict(
+            model_channels=self.model_channels,
+            channel_mult=list(self.channel_mult),
+            num_blocks=self.num_blocks,
+            attn_resolutions=list(self.attn_resolutions),
+            dropout=self.dropout,
+            **self.unet_kwargs,
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready dict (tuples become lists)."""
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> KDMConfig:
+        """Inverse of :meth:`to_dict`; unknown keys raise ``ValueError``."""
+        known = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(d) - known)
+        if unknown:
+            raise ValueError(f"unknown KDMConfig fields {unknown}; valid: {sorted(known)}")
+        return cls(**d)
