@@ -6,7 +6,7 @@ import pytest
 from sklearn.base import clone
 from sklearn.exceptions import NotFittedError
 from sklearn.preprocessing import PolynomialFeatures
-from sklearn.utils.estimator_checks import parametrize_with_checks
+from sklearn.utils.estimator_checks import estimator_checks_generator
 from sklearn.utils.validation import check_is_fitted
 
 from koopkit import DMD, EDMD, KernelEDMD
@@ -91,7 +91,26 @@ ESTIMATORS = [
 ]
 
 
-@parametrize_with_checks(ESTIMATORS, expected_failed_checks=expected_failures, xfail_strict=True)
+# scikit-learn's array-API dispatch checks run only when SCIPY_ARRAY_API is set before scipy is
+# imported, and skip otherwise; koopkit takes torch tensors natively rather than through that
+# dispatch, so they are left out here instead of being reported as skips.
+_NOT_APPLICABLE = {"check_array_api_input"}
+
+
+def _checks():
+    for estimator in ESTIMATORS:
+        for item in estimator_checks_generator(
+            estimator, expected_failed_checks=expected_failures(estimator), mark="xfail",
+            xfail_strict=True,
+        ):  # fmt: skip
+            # A check scikit-learn expects to fail comes as a pytest.param carrying its xfail mark.
+            (est, check), marks = getattr(item, "values", item), getattr(item, "marks", ())
+            name = getattr(check, "func", check).__name__
+            if name not in _NOT_APPLICABLE:
+                yield pytest.param(est, check, marks=marks, id=f"{est!r}-{name}")
+
+
+@pytest.mark.parametrize(("estimator", "check"), list(_checks()))
 def test_scikit_learn_estimator_checks(estimator, check):
     check(estimator)
 
