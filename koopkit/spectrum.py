@@ -36,15 +36,25 @@ def sort_eigenvalues(eigenvalues) -> np.ndarray:
     -------
     ndarray of shape (r,), int
         Permutation: modulus descending, then ``|arg|`` ascending, then positive imaginary
-        part first. Moduli are compared to 12 significant digits so the two members of a
-        conjugate pair (equal modulus up to round-off) are never separated.
+        part first. The two members of a conjugate pair (equal up to round-off) are matched
+        first and sorted on the keys of the member with the positive imaginary part, so
+        round-off can neither separate them nor swap their order.
     """
     ev = np.asarray(eigenvalues, dtype=complex)
-    modulus = np.abs(ev)
-    scale = float(modulus.max()) if modulus.size and modulus.max() > 0 else 1.0
-    modulus_key = np.round(modulus / scale, 12)
-    phase_key = np.round(np.abs(np.angle(ev)), 12)
-    sign_key = -np.sign(ev.imag)
+    canonical = ev.copy()
+    scale = float(np.abs(ev).max()) if ev.size else 0.0
+    tiny = 1e-12 * scale
+    positive = [i for i in np.argsort(-ev.imag, kind="stable") if ev.imag[i] > tiny]
+    negative = {int(i) for i in np.flatnonzero(ev.imag < -tiny)}
+    for i in positive:  # each upper member takes the nearest unmatched lower one as its partner
+        if not negative:
+            break
+        j = min(negative, key=lambda k: abs(ev[k] - np.conj(ev[i])))
+        negative.discard(j)
+        canonical[j] = np.conj(ev[i])
+    modulus_key = np.abs(canonical)
+    phase_key = np.abs(np.angle(canonical))
+    sign_key = np.where(np.abs(ev.imag) > tiny, -np.sign(ev.imag), 0.0)
     # Repeated pairs interleave as (z, conj z, z, conj z): number equal keys by occurrence.
     occurrence = np.zeros(ev.shape[0], dtype=int)
     seen: dict[tuple[float, float, float], int] = {}

@@ -120,3 +120,16 @@ def test_saved_plots_keep_their_axis_labels_inside_the_image(plot, tmp_path):
     width, height = fig.get_size_inches()
     assert tight.x0 >= 0 and tight.y0 >= 0 and tight.x1 <= width and tight.y1 <= height
     plt.close(fig)
+
+
+def test_sort_keeps_a_conjugate_pair_in_order_across_a_rounding_boundary():
+    """A pair whose phases straddle a 12-digit rounding boundary (seen in DMD's output)."""
+    from koopkit.spectrum import sort_eigenvalues
+
+    re = 0.16545012831832598
+    lower = complex(re, -float.fromhex("0x1.7eff06a5b9c8bp-5"))
+    upper = complex(re + 2e-17, float.fromhex("0x1.7eff06a5b9c8cp-5"))
+    ev = np.array([-0.95 - 2.8e-17j, 0.8798 + 5.6e-17j, lower, upper])
+    order = sort_eigenvalues(ev)
+    assert list(order) == [0, 1, 3, 2]  # modulus, then the pair with its positive member first
+    assert list(sort_eigenvalues(ev[[0, 1, 3, 2]])) == [0, 1, 2, 3]
