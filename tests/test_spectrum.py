@@ -126,10 +126,13 @@ def test_sort_keeps_a_conjugate_pair_in_order_across_a_rounding_boundary():
     """A pair whose phases straddle a 12-digit rounding boundary (seen in DMD's output)."""
     from koopkit.spectrum import sort_eigenvalues
 
-    re = 0.16545012831832598
-    lower = complex(re, -float.fromhex("0x1.7eff06a5b9c8bp-5"))
-    upper = complex(re + 2e-17, float.fromhex("0x1.7eff06a5b9c8cp-5"))
-    ev = np.array([-0.95 - 2.8e-17j, 0.8798 + 5.6e-17j, lower, upper])
+    h = float.fromhex
+    ev = np.array([
+        complex(h("-0x1.e66666666665ep-1"), -h("0x1.0p-55")),
+        complex(h("0x1.c27ac4bd2dbffp-1"), h("0x1.02p-54")),
+        complex(h("0x1.52d78451f83edp-3"), -h("0x1.7efffce8a2f3fp-5")),  # lower member first
+        complex(h("0x1.52d78451f83eep-3"), h("0x1.7efffce8a2f42p-5")),
+    ])  # fmt: skip
     order = sort_eigenvalues(ev)
     assert list(order) == [0, 1, 3, 2]  # modulus, then the pair with its positive member first
     assert list(sort_eigenvalues(ev[[0, 1, 3, 2]])) == [0, 1, 2, 3]
