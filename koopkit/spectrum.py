@@ -38,7 +38,9 @@ def sort_eigenvalues(eigenvalues) -> np.ndarray:
         Permutation: modulus descending, then ``|arg|`` ascending, then positive imaginary
         part first. The two members of a conjugate pair (equal up to round-off) are matched
         first and sorted on the keys of the member with the positive imaginary part, so
-        round-off can neither separate them nor swap their order.
+        round-off can neither separate them nor swap their order. Moduli (relative to the
+        largest) and phases that differ by less than ``1e-10`` count as equal, so eigenvalues
+        of one modulus are ordered by phase whatever their round-off.
     """
     ev = np.asarray(eigenvalues, dtype=complex)
     canonical = ev.copy()
@@ -52,8 +54,9 @@ def sort_eigenvalues(eigenvalues) -> np.ndarray:
         j = min(negative, key=lambda k: abs(ev[k] - np.conj(ev[i])))
         negative.discard(j)
         canonical[j] = np.conj(ev[i])
-    modulus_key = np.abs(canonical)
-    phase_key = np.abs(np.angle(canonical))
+    # Values equal up to round-off share a key: gaps below the tolerance do not split a group.
+    modulus_key = -_cluster(-np.abs(canonical) / (scale or 1.0), 1e-10)
+    phase_key = _cluster(np.abs(np.angle(canonical)), 1e-10)
     sign_key = np.where(np.abs(ev.imag) > tiny, -np.sign(ev.imag), 0.0)
     # Repeated pairs interleave as (z, conj z, z, conj z): number equal keys by occurrence.
     occurrence = np.zeros(ev.shape[0], dtype=int)
@@ -63,6 +66,20 @@ def sort_eigenvalues(eigenvalues) -> np.ndarray:
         seen[key] = occurrence[i] + 1
     # lexsort: last key is primary.
     return np.lexsort((sign_key, occurrence, phase_key, -modulus_key))
+
+
+def _cluster(values: np.ndarray, tol: float) -> np.ndarray:
+    """Replace each value by the smallest of its group: sorted values closer than ``tol`` chain."""
+    order = np.argsort(values, kind="stable")
+    keys = np.empty_like(values)
+    start = None
+    previous = None
+    for i in order:
+        if previous is None or values[i] - previous > tol:
+            start = values[i]
+        keys[i] = start
+        previous = values[i]
+    return keys
 
 
 def _check_dt(dt) -> float:
