@@ -16,12 +16,11 @@ the lifted data), median of ``--repeats`` fits (lifting, regression and eigenval
 times, ``t(pykoopman) / t(koopkit)`` in wall and in process CPU time, the largest gap between
 the two libraries' eigenvalues, and on 20 held-out trajectories the one-step RMSE, the RMSE of
 ``--horizon``-step rollouts from their first states (pykoopman's ``simulate``, koopkit's
-``predict``) and the largest eigenvalue modulus of each model.
+``predict``), the largest eigenvalue modulus and the rank of each model.
 
 "Full rank" is not the same model in the two libraries: pykoopman keeps every singular
-direction of the lifted data (102 here), koopkit stops at the numerical rank, singular values
-above ``s_max max(m, p) eps`` (86 here; the other 16 lie between 1e-15 and 4e-12 of the
-largest). Whether those directions help the held-out errors depends on the draw (``--seed``).
+direction of the lifted data, koopkit stops at the numerical rank (singular values above
+``s_max max(m, p) eps``).
 
 BLAS runs single-threaded by default (``--threads``): on shared cores, several BLAS threads
 make both libraries many times slower and the ratio meaningless.
@@ -129,7 +128,7 @@ def main(argv=None) -> dict:
         f"{'rank':<6}{'pykoopman s':>12}{'koopkit s':>11}{'ratio':>8}{'cpu ratio':>10}"
         f"{'eig gap':>10}"
         f"{'1-step pk':>11}{'1-step kk':>11}{f'{h}-step pk':>11}{f'{h}-step kk':>11}"
-        f"{'max|λ| pk':>11}{'max|λ| kk':>11}"
+        f"{'max|λ| pk':>11}{'max|λ| kk':>11}{'rank pk':>9}{'rank kk':>9}"
     )
     results = {}
     with threadpool_limits(args.threads):
@@ -159,6 +158,8 @@ def main(argv=None) -> dict:
                 rmse(kk_model.predict(held_out[:, 0], h)[:, 1:], true_rollout),
                 float(np.abs(pk_eigs).max()),
                 float(np.abs(kk_eigs).max()),
+                len(pk_eigs),
+                kk_model.rank_,
             )
             results[rank] = row
             label = "full" if rank is None else str(rank)
@@ -166,7 +167,8 @@ def main(argv=None) -> dict:
                 f"{label:<6}{t_pk:>12.3f}{t_kk:>11.3f}{t_pk / t_kk:>7.2f}x{cpu_ratio:>9.2f}x"
                 f"{gap:>10.1e}"
                 + "".join(f"{v:>11.2e}" for v in row[4:8])
-                + "".join(f"{v:>11.3f}" for v in row[8:])
+                + "".join(f"{v:>11.3f}" for v in row[8:10])
+                + "".join(f"{v:>9d}" for v in row[10:])
             )
     if args.out:
         keys = (
@@ -180,6 +182,8 @@ def main(argv=None) -> dict:
             f"rmse_{h}step_koopkit",
             "max_abs_eigenvalue_pykoopman",
             "max_abs_eigenvalue_koopkit",
+            "rank_pykoopman",
+            "rank_koopkit",
         )
         table = {
             ("full" if r is None else str(r)): dict(zip(keys, v, strict=True))
