@@ -375,7 +375,7 @@ class DMD(SpectralModelMixin, BaseEstimator):
         B = pod.YVs if self.method == "exact" else pod.basis
         c = _tall_lstsq(ops, B, data.first_states[0][:, None], pod.normal(self.method))
         self.amplitudes_ = ops.lstsq(W, ops.ascomplex(c))[:, 0]
-        self.modes_ = ops.ascomplex(B) @ W
+        self.modes_ = B @ W if ops.complex_data else ops.real_times_complex(B, W)
         self._ops = ops
         self._fit_layout = (data.layout, data.lengths, data.first_states)
         self.rank_ = int(pod.s.shape[0])
