@@ -50,6 +50,7 @@ _ATTRIBUTES = {
     "HankelDMD": "koopkit.delays",
     "OptDMD": "koopkit.optdmd",
     "BOPDMD": "koopkit.optdmd",
+    "NotFittedError": "koopkit._base",
 }
 
 __all__ = sorted(_SUBMODULES | set(_ATTRIBUTES))

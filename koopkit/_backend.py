@@ -119,6 +119,14 @@ class NumpyOps:
     def real(self, x):
         return np.real(x)
 
+    def real_times_complex(self, a, b):
+        """``a @ b`` for a real ``a`` and a complex ``b``, as two real products (the complex
+        product would first copy ``a`` to complex)."""
+        out = np.empty((a.shape[0], b.shape[1]), dtype=self.complex_dtype)
+        out.real = a @ b.real
+        out.imag = a @ b.imag
+        return out
+
     def flip(self, x, axis: int):
         return np.flip(x, axis=axis)
 
@@ -221,6 +229,10 @@ class TorchOps:
 
     def real(self, x):
         return x.real if x.is_complex() else x
+
+    def real_times_complex(self, a, b):
+        """``a @ b`` for a real ``a`` and a complex ``b``, as two real products."""
+        return self.torch.complex(a @ b.real, a @ b.imag)
 
     def flip(self, x, axis: int):
         return self.torch.flip(x, dims=(axis,))

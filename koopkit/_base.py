@@ -318,15 +318,21 @@ class SpectralModelMixin:
             raise ValueError(f"x0 must have shape ({n},) or (batch, {n}), got {tuple(x.shape)}")
         if not ops.all_finite(x):
             raise ValueError("x0 contains NaN or Inf; expected finite values")
-        coef = self._coefficients(x)  # (r, batch)
-        k = ops.asarray(np.arange(int(n_steps) + 1, dtype=float))
-        powers = ops.ascomplex(self.eigenvalues_)[None, :] ** ops.ascomplex(k)[:, None]
-        # (batch, steps, r) -> (batch, steps, n)
-        z = powers[None, :, :] * coef.T[:, None, :]
-        out = z @ ops.ascomplex(self.modes_).T
+        out = self._rollout(x, int(n_steps))
         out = out if ops.complex_data else ops.real(out)
         out = out[0] if single else out
         return _convert_like(ops, out, x0)
+
+    def _rollout(self, x, n_steps: int):
+        """States ``x_0 .. x_{n_steps}`` from the rows of ``x`` (batch, n): the modal sum,
+        shape (batch, n_steps + 1, n), complex."""
+        ops = self._ops
+        coef = self._coefficients(x)  # (r, batch)
+        k = ops.asarray(np.arange(n_steps + 1, dtype=float))
+        powers = ops.ascomplex(self.eigenvalues_)[None, :] ** ops.ascomplex(k)[:, None]
+        # (batch, steps, r) -> (batch, steps, n)
+        z = powers[None, :, :] * coef.T[:, None, :]
+        return z @ ops.ascomplex(self.modes_).T
 
     def continuous_eigenvalues(self, dt: float):
         """Continuous-time eigenvalues ``log(eigenvalues_) / dt``, shape ``(r,)``."""

@@ -43,10 +43,9 @@ class HankelDMD(SpectralModelMixin, BaseEstimator):
         Number of trailing delay coordinates used as the forcing input (HAVOK); ``0`` fits
         the autonomous model. Must be smaller than the kept rank.
     svd : {"auto", "svd", "gram", "randomized"}, default "auto"
-        SVD path (see :func:`koopkit.linalg.truncated_svd`). With ``forcing`` prefer
-        ``"svd"``: the forcing lives in small singular values, and the Gram path that
-        ``"auto"`` takes for long signals drops those below about ``1e-7`` of the largest
-        (``rank_`` then comes out smaller than asked).
+        SVD path (see :func:`koopkit.linalg.truncated_svd`). Every path keeps the asked rank
+        up to the numerical rank of the delay vectors, also when the forcing lives in
+        singular values far below the largest.
 
     Attributes
     ----------

@@ -115,15 +115,16 @@ def _pod_from_svd(ops, Xp, Yp, rank, method: str, seed: int) -> _PODFit:
     return _PODFit(s, Vh.T, YVs, Vh.conj() @ YVs, lambda: (U * s, Yp @ Vh.conj().T))
 
 
-def _pod_from_gram(ops, data, Xp, Yp, rank, strict: bool) -> _PODFit | None:
+def _pod_from_gram(ops, data, Xp, Yp, rank) -> _PODFit | None:
     """POD quantities from Gram matrices only (Sirovich's method of snapshots).
 
     ``Gxx = Xc^H Xc = Vc S^2 Vc^H`` and ``Gxy = Xc^H Yc`` (m, m) give ``A = C^H Gxy C`` with
     ``C = Vc S^-1``, and ``basis = Xc C``, ``YVs = Yc C`` cost one more pass over the data.
     For one trajectory (or a batch) both Gram matrices are blocks of the Gram matrix of the
     stacked snapshots, one product ``stack^H``-wise. Data whose Gram matrix would overflow or
-    underflow are scaled by an exact power of two first. Returns ``None`` when ``strict`` is
-    False and the Gram matrix cannot resolve the requested rank.
+    underflow are scaled by an exact power of two first. Returns ``None`` when the rank rule
+    needs singular values that the Gram matrix does not resolve (see
+    :func:`koopkit.linalg.gram_eigh`).
     """
     m, n = Xp.shape
     stack = data.stack if Xp is data.X else None
@@ -150,7 +151,7 @@ def _pod_from_gram(ops, data, Xp, Yp, rank, strict: bool) -> _PODFit | None:
         stack = None if stack is None else stack * scale
         Xp, Yp = Xp * scale, Yp * scale
         G, Gxx, _ = grams()
-    found = gram_eigh(ops, Gxx, (m, n), rank, strict=strict)
+    found = gram_eigh(ops, Gxx, (m, n), rank)
     if found is None:
         return None
     s, Vc = found
@@ -344,10 +345,10 @@ class DMD(SpectralModelMixin, BaseEstimator):
             )[0]
             Xp, Yp = Ut @ (Ut.conj().T @ Xp), Ut @ (Ut.conj().T @ Yp)
             check_finite_result(ops, "total-least-squares projection", Xp, Yp)
-        pod = None
-        if method == "gram":
-            pod = _pod_from_gram(ops, data, Xp, Yp, self.rank, strict=self.svd == "gram")
+        pod = _pod_from_gram(ops, data, Xp, Yp, self.rank) if method == "gram" else None
         if pod is None:
+            # From the Gram route: the rank rule needs directions below its resolution.
+            method = "svd" if method == "gram" else method
             pod = _pod_from_svd(ops, Xp, Yp, self.rank, method, self.seed)
         check_finite_result(ops, "reduced operator", pod.A, pod.YVs, pod.basis)
         if self.forward_backward:
@@ -374,7 +375,7 @@ class DMD(SpectralModelMixin, BaseEstimator):
         B = pod.YVs if self.method == "exact" else pod.basis
         c = _tall_lstsq(ops, B, data.first_states[0][:, None], pod.normal(self.method))
         self.amplitudes_ = ops.lstsq(W, ops.ascomplex(c))[:, 0]
-        self.modes_ = ops.ascomplex(B) @ W
+        self.modes_ = B @ W if ops.complex_data else ops.real_times_complex(B, W)
         self._ops = ops
         self._fit_layout = (data.layout, data.lengths, data.first_states)
         self.rank_ = int(pod.s.shape[0])

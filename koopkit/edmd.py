@@ -33,27 +33,49 @@ __all__ = ["EDMD", "KernelEDMD"]
 
 
 class _LiftedModel(SpectralModelMixin, BaseEstimator):
-    """Eigen-decomposition of a reduced operator and the eigenfunction / mode bookkeeping."""
+    """A linear model in ``r`` reduced coordinates of lifted features, and its spectrum.
 
-    def _finish_fit(self, ops, data, reduced, lift):
-        """Set eigenvalues, eigenfunction coefficients and modes.
+    Subclasses define ``_features(X)`` (dictionary or kernel columns, shape (m, p)) and call
+    :meth:`_finish_fit`. The model: ``z = features(x) @ lift`` (r coordinates), one step
+    ``z -> z @ reduced``, state read-out ``x ≈ z @ readout``.
+    """
 
-        ``reduced`` is the (r, r) operator; ``lift`` maps its eigenvectors to coefficients of
-        the eigenfunctions in the model's features, ``phi(x) = features(x) @ (lift @ eta)``.
+    def _finish_fit(self, ops, data, reduced, lift, readout):
+        """Set eigenvalues, eigenfunction coefficients, modes and amplitudes.
+
+        ``reduced`` (r, r), ``lift`` (p, r) and ``readout`` (r, n) define the model (see the
+        class docstring). An eigenvector ``reduced @ eta = lambda eta`` gives the eigenfunction
+        ``phi(x) = features(x) @ (lift @ eta)``, and ``x ≈ phi(x) @ eta^{-1} @ readout`` gives
+        the modes.
         """
         eigenvalues, eta = eig_checked(ops, reduced)
         order = sort_eigenvalues(ops.to_numpy(eigenvalues))
         order = ops.from_numpy(order) if ops.name == "torch" else order
+        eta = eta[:, order]
         self._ops = ops
+        self._reduced, self._lift, self._readout = reduced, lift, readout
         self.eigenvalues_ = eigenvalues[order]
-        self._eigvecs = ops.ascomplex(lift) @ eta[:, order]
-        phi_x = self._eigenfunctions(data.X)
-        check_finite_result(ops, "eigenfunctions on the training data", phi_x)
-        # Modes map eigenfunction values back to the state: x ≈ modes_ @ phi(x).
-        self.modes_ = ops.lstsq(phi_x, ops.ascomplex(data.X)).T
-        self.amplitudes_ = self._eigenfunctions(data.first_states[:1])[0]
+        self._eigvecs = ops.ascomplex(lift) @ eta
         self.n_features_in_ = int(data.X.shape[1])
+        # modes_^T = eta^{-1} readout: a small system, in least squares for a defective eta.
+        self.modes_ = ops.lstsq(eta, ops.ascomplex(readout)).T
+        self.amplitudes_ = self._eigenfunctions(data.first_states[:1])[0]
         check_finite_result(ops, "model", self.eigenvalues_, self.modes_, self.amplitudes_)
+
+    def _eigenfunctions(self, X):
+        return self._ops.ascomplex(self._features(X)) @ self._eigvecs
+
+    def _rollout(self, x, n_steps: int):
+        # z_k = z_0 reduced^k, x_k = z_k readout: the modal sum of the same model, evaluated
+        # without the eigenvectors, whose inverse loses digits when they are near-parallel.
+        ops = self._ops
+        z = self._features(x) @ self._lift
+        readout = self._readout  # reduced^k readout, (r, n)
+        states = [(z @ readout)[:, None]]
+        for _ in range(n_steps):
+            readout = self._reduced @ readout
+            states.append((z @ readout)[:, None])
+        return ops.concat(states, axis=1)
 
     def eigenfunctions(self, X):
         """Koopman eigenfunctions evaluated at states ``X``.
@@ -79,9 +101,6 @@ class _LiftedModel(SpectralModelMixin, BaseEstimator):
             )
             raise ValueError(f"X must have shape (m, {n}), got {tuple(X.shape)}" + detail)
         return self._eigenfunctions(X)
-
-    def _coefficients(self, x):
-        return self._eigenfunctions(x).T
 
 
 class EDMD(_LiftedModel):
@@ -121,9 +140,10 @@ class EDMD(_LiftedModel):
     eigenvalues_ : array of shape (r,), complex
         Discrete-time eigenvalues, ordered by modulus then phase, conjugate pairs together.
     modes_ : array of shape (n_features, r), complex
-        Koopman modes: ``x ≈ Re(modes_ @ phi(x))``. Computed as ``(Xi^{-1} B)^T`` from the
-        dictionary's ``state_matrix_`` ``B`` when it has one and ``r = p``; otherwise by least
-        squares of the training states on the eigenfunctions.
+        Koopman modes: ``x ≈ Re(modes_ @ phi(x))``, the least-squares fit of the training
+        states on the eigenfunctions. With the dictionary's ``state_matrix_`` ``B``
+        (``x = psi(x) B``) they follow from ``B`` without the data (Williams et al. 2015,
+        Sec. 2.3): ``(Xi^{-1} B)^T`` at full rank.
     amplitudes_ : array of shape (r,), complex
         Eigenfunction values at the first training state.
     dictionary_ : Dictionary
@@ -134,6 +154,12 @@ class EDMD(_LiftedModel):
     Complex data are accepted when the dictionary supports them (``Identity``, ``Polynomial``
     and ``Concat`` of those); other dictionaries refuse them with a ``ValueError``. Torch
     tensors are detached: no gradient flows through the fit.
+
+    :meth:`predict` evaluates the modal sum ``Re(modes_ @ (eigenvalues_**k * phi(x0)))`` in
+    the ``r`` coordinates ``z = psi(x) V`` (``V`` the kept right singular vectors of
+    ``Psi_X``) as ``z_0 R^k C``, with the reduced operator ``R`` and the read-out ``C``: the
+    same numbers without inverting the eigenvector matrix, which loses digits for a
+    near-defective operator. At full rank with ``B`` this is ``psi(x0) K^k B``.
     """
 
     def __init__(
@@ -209,35 +235,34 @@ class EDMD(_LiftedModel):
             )
             self.koopman_matrix_ = K
             self.rank_ = int(reduced.shape[0])
-            self._finish_fit(ops, data, reduced, lift)
+            # K = lift Vr^T: z = psi lift steps by Vr^T lift = reduced.
+            self._finish_fit(ops, data, reduced, lift, ops.lstsq(psi_x @ lift, data.X))
             self._vamp_factors = (lift, scores_out, data.Y)
-        else:
-            rank = -1 if self.rank is None else self.rank
-            U, s, Vh = truncated_svd(psi_x, rank, self.svd)
-            m = psi_x.shape[0]
-            # S^-1 regularized as s / (s^2 + m alpha), written so that s^2 never overflows.
-            s_inv = 1 / (s + (m * self.regularization) / s)
-            projected = (U.conj().T @ psi_y) * s_inv[:, None]  # (r, p): S^-1 U^H Psi_Y
-            V = Vh.conj().T
-            self.koopman_matrix_ = V @ projected
-            self.rank_ = int(s.shape[0])
-            # Nonzero eigenpairs of K live in span(V): K V eta = V (projected V) eta.
-            self._finish_fit(ops, data, projected @ V, V)
-            # The model reads psi(Y) through U^H Psi_Y and answers in span(V).
-            self._vamp_factors = (V, U, data.Y)
+            return self
+        rank = -1 if self.rank is None else self.rank
+        U, s, Vh = truncated_svd(psi_x, rank, self.svd, check_finite=False)
+        m = psi_x.shape[0]
+        # S^-1 regularized as s / (s^2 + m alpha), written so that s^2 never overflows.
+        s_inv = 1 / (s + (m * self.regularization) / s)
+        projected = (U.conj().T @ psi_y) * s_inv[:, None]  # (r, p): S^-1 U^H Psi_Y
+        V = Vh.conj().T
+        self.koopman_matrix_ = V @ projected
+        self.rank_ = int(s.shape[0])
+        # K = V projected: z = psi V steps by projected V. The state is read out by least
+        # squares on z(X) = U S, which is V^H B exactly when x = psi(x) B (Williams et al.
+        # 2015, Sec. 2.3).
         B = self.dictionary_.state_matrix_
-        if B is not None and self.rank_ == self.dictionary_.n_output_features_:
-            # x = psi(x) B exactly, so the modes follow from the eigenvectors (Williams et al.
-            # 2015, Sec. 2.3), unless they are too ill-conditioned to invert.
-            xi = self._eigvecs
-            sv = ops.to_numpy(ops.svd(xi)[1])
-            if sv[-1] > sv[0] * (xi.shape[0] * ops.eps):
-                self.modes_ = ops.solve(xi, ops.ascomplex(ops.asarray(B))).T
+        if B is None:
+            readout = (U.conj().T @ data.X) / s[:, None]
+        else:
+            readout = V.conj().T @ ops.asarray(B)
+        self._finish_fit(ops, data, projected @ V, V, readout)
+        # The model reads psi(Y) through U^H Psi_Y and answers in span(V).
+        self._vamp_factors = (V, U, data.Y)
         return self
 
-    def _eigenfunctions(self, X):
-        psi = self._ops.asarray(self.dictionary_.transform(X))
-        return self._ops.ascomplex(psi) @ self._eigvecs
+    def _features(self, X):
+        return self._ops.asarray(self.dictionary_.transform(X))
 
     def score(self, X, Y=None) -> float:
         """VAMP-2 score of the fitted model on (held-out) trajectories or pairs.
@@ -402,7 +427,7 @@ class KernelEDMD(_LiftedModel):
             K_Y = self._k(ops, data.Y, data.Y)
             reduced, lift, out_coef = reduced_rank_kernel(ops, G, K_Y, A, self.rank, reg)
             self.rank_ = int(reduced.shape[0])
-            self._finish_fit(ops, data, reduced, lift)
+            self._finish_fit(ops, data, reduced, lift, ops.lstsq(G @ lift, data.X))
             self._vamp_factors = (lift, out_coef, data.Y)
             return self
         evals, Q = top_eigh(ops, G, self.rank)
@@ -422,7 +447,8 @@ class KernelEDMD(_LiftedModel):
             r = resolved
         Q_sigma_inv = Q[:, :r] / ops.sqrt_nonneg(evals[:r] + m * reg)
         self.rank_ = r
-        self._finish_fit(ops, data, Q_sigma_inv.T @ A @ Q_sigma_inv, Q_sigma_inv)
+        readout = ops.lstsq(G @ Q_sigma_inv, data.X)
+        self._finish_fit(ops, data, Q_sigma_inv.T @ A @ Q_sigma_inv, Q_sigma_inv, readout)
         # The operator is Phi_X^T Q (Sigma^2 + m gamma)^-1 Q^T Phi_Y: it reads Q^T k(Y, .).
         self._vamp_factors = (Q[:, :r], Q[:, :r], data.Y)
         return self
@@ -430,9 +456,9 @@ class KernelEDMD(_LiftedModel):
     def _k(self, ops, X, Z):
         return _kernel(ops, self.kernel, self.gamma, self.degree, self.coef0, X, Z)
 
-    def _eigenfunctions(self, X):
+    def _features(self, X):
         ops = self._ops
-        return ops.ascomplex(self._k(ops, ops.asarray(X), self.X_fit_)) @ self._eigvecs
+        return self._k(ops, ops.asarray(X), self.X_fit_)
 
     def score(self, X, Y=None) -> float:
         """VAMP-2 score of the fitted model on (held-out) trajectories or pairs.

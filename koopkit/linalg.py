@@ -18,14 +18,15 @@ Paths (``method``):
 
 - ``"svd"``: thin LAPACK SVD, ``O(m n min(m, n))``; the reference.
 - ``"gram"``: the method of snapshots (Sirovich 1987): eigen-decomposition of the small Gram
-  matrix ``X X^H`` or ``X^H X``. Fast for tall or wide data; singular values below
-  ``s_max sqrt(max(m, n) eps)`` are not resolved and are dropped.
+  matrix ``X X^H`` or ``X^H X``. Fast for tall or wide data. Squaring the matrix hides the
+  singular values below ``s_max sqrt(max(m, n) eps)``; when the rule needs any of them (an
+  integer rank beyond them, ``-1``, an energy fraction or a threshold that reaches them), the
+  thin SVD is computed instead, so every path keeps the same rank.
 - ``"randomized"``: randomized range finder with oversampling and power iterations (Halko,
   Martinsson & Tropp 2011, SIAM Rev. 53(2), Algorithms 4.4 and 5.1). Needs an integer rank.
 - ``"auto"``: the cheapest accurate path for the shape and rank
   (:func:`choose_svd_method`): gram for tall or wide matrices, randomized for a small integer
-  rank of a large matrix, the thin SVD otherwise. When the Gram matrix cannot resolve the
-  rank that the rule asks for, "auto" uses the thin SVD instead.
+  rank of a large matrix, the thin SVD otherwise.
 
 All functions take real or complex numpy arrays or torch tensors and return the same kind.
 """
@@ -244,13 +245,15 @@ def _top_eigh(ops, G, r: int, max_iter: int = 8):
     return ops.eigh_top(G, r)
 
 
-def gram_eigh(ops, G, shape: tuple[int, int], rank=None, *, strict: bool = True):
+def gram_eigh(ops, G, shape: tuple[int, int], rank=None):
     """Leading singular values and vectors of a matrix ``X`` from its Gram matrix.
 
     The method of snapshots (Sirovich 1987): for ``G = X^H X`` (or ``X X^H``) of shape (k, k),
     ``G = W diag(s^2) W^H``. Squaring the matrix squares its condition number, so singular
     values below ``s_max sqrt(max(m, n) eps)`` are round-off of the Gram product and are not
-    resolved.
+    resolved. When the rule needs any of them, the answer is ``None``: the caller computes an
+    exact SVD, which keeps the rule's rank up to the numerical rank of ``X`` (a lower rank
+    here would be a silent truncation).
 
     Parameters
     ----------
@@ -261,10 +264,6 @@ def gram_eigh(ops, G, shape: tuple[int, int], rank=None, *, strict: bool = True)
         Shape ``(m, n)`` of the matrix whose Gram ``G`` is (for the rank rules).
     rank : int, float, or None
         Rank rule (see the module docstring).
-    strict : bool, default True
-        What to do when the rule asks for more directions than the Gram matrix resolves:
-        True lowers the rank to the resolved one (warning for an explicit integer rank); False
-        returns ``None`` so the caller can use an exact SVD instead.
 
     Returns
     -------
@@ -272,7 +271,12 @@ def gram_eigh(ops, G, shape: tuple[int, int], rank=None, *, strict: bool = True)
         Singular values, decreasing.
     W : array of shape (k, r)
         Eigenvectors of ``G`` (right singular vectors for ``X^H X``, left ones for ``X X^H``).
-    Or ``None`` (only with ``strict=False``).
+    Or ``None`` when the rule needs singular values that ``G`` does not resolve.
+
+    Raises
+    ------
+    ValueError
+        If ``G`` is zero or its largest eigenvalue overflows.
     """
     k = G.shape[0]
     int_rank = isinstance(rank, numbers.Integral) and not isinstance(rank, bool) and rank > 0
@@ -282,30 +286,31 @@ def gram_eigh(ops, G, shape: tuple[int, int], rank=None, *, strict: bool = True)
         evals, W = ops.eigh(G)
         evals, W = ops.flip(evals, 0), ops.flip(W, 1)
     s = ops.sqrt_nonneg(ops.real(evals))
-    s_max = float(ops.to_numpy(s[0]))
-    if s_max == 0.0 and not strict:
-        return None
-    _check_singular_values(ops, s_max, shape)
-    resolved = int((s > s_max * math.sqrt(max(shape) * ops.eps)).sum())
+    _check_singular_values(ops, float(ops.to_numpy(s[0])), shape)
+    resolved = int((s > float(ops.to_numpy(s[0])) * math.sqrt(max(shape) * ops.eps)).sum())
     if int_rank:
-        r_rule = int(rank)
-    else:
-        # Unresolved values are round-off; zero them so the rules see a clean tail.
-        s_clean = ops.to_numpy(s).copy()
-        s_clean[resolved:] = 0.0
-        r_rule = svd_rank(s_clean, shape, rank)
-    if r_rule > resolved and not strict:
+        return (s[:rank], W[:, :rank]) if rank <= resolved else None
+    if resolved == k:
+        r = svd_rank(s, shape, rank)
+        return s[:r], W[:, :r]
+    # The rule sees the unresolved tail as zeros. Its answer stands only if it stops before
+    # that tail and, for the optimal hard threshold, the median it uses is a resolved value.
+    s_clean = ops.to_numpy(s).copy()
+    s_clean[resolved:] = 0.0
+    r = svd_rank(s_clean, shape, rank)
+    median_resolved = k // 2 < resolved
+    if r >= resolved or ((rank is None or rank == 0) and not median_resolved):
         return None
-    r = _cap_rank(r_rule, resolved, rank, f"the Gram matrix of a {shape[0]}x{shape[1]} matrix")
     return s[:r], W[:, :r]
 
 
-def _gram_svd(ops, X, rank, strict: bool):
+def _gram_svd(ops, X, rank):
     """Method of snapshots: eigen-decompose the smaller of ``X^H X`` and ``X X^H``.
 
     Only the kept singular vectors are formed: one Gram product, one small eigen-decomposition
     and one thin product with ``X``. Data whose Gram matrix would overflow or underflow is
-    scaled by a power of two first (exact, so the vectors are unchanged).
+    scaled by a power of two first (exact, so the vectors are unchanged). ``None`` when the
+    rule needs singular values that the Gram matrix does not resolve (see :func:`gram_eigh`).
     """
     m, n = X.shape
     tall = m >= n
@@ -321,7 +326,7 @@ def _gram_svd(ops, X, rank, strict: bool):
             _check_singular_values(ops, 0.0, X.shape)
         X = X * c
         G = gram(X)
-    found = gram_eigh(ops, G, (m, n), rank, strict=strict)
+    found = gram_eigh(ops, G, (m, n), rank)
     if found is None:
         return None
     s, W = found
@@ -419,8 +424,8 @@ def truncated_svd(
     -----
     NumericalRankWarning
         When an explicit integer ``rank`` exceeds the numerical rank of ``X`` (singular values
-        above ``s_max max(m, n) eps``, or above ``s_max sqrt(max(m, n) eps)`` on the Gram
-        path); ``r`` is then the numerical rank. Other rules are capped silently.
+        above ``s_max max(m, n) eps``, on every path); ``r`` is then the numerical rank. Other
+        rules are capped silently.
 
     Raises
     ------
@@ -443,8 +448,7 @@ def truncated_svd(
     shape = tuple(X.shape)
     if isinstance(rank, numbers.Integral) and rank > min(shape):
         raise ValueError(f"rank={rank} is larger than the data allows (min{shape} = {min(shape)})")
-    auto = method == "auto"
-    if auto:
+    if method == "auto":
         method = choose_svd_method(shape, rank, oversample, single_precision=ops.eps > 1e-10)
     if method == "randomized" and not (isinstance(rank, numbers.Integral) and rank > 0):
         raise ValueError(
@@ -452,11 +456,10 @@ def truncated_svd(
             "use method='svd' or 'gram' for energy or optimal-threshold rules"
         )
     if method == "gram":
-        # "auto" falls back to the exact SVD when the Gram matrix cannot resolve the rank.
-        found = _gram_svd(ops, X, rank, strict=not auto)
+        found = _gram_svd(ops, X, rank)
         if found is not None:
             return found
-        method = "svd"
+        method = "svd"  # the rule needs singular values below the Gram matrix's resolution
     if method == "randomized":
         return _randomized_svd(ops, X, int(rank), oversample, n_power_iter, seed)
     # LAPACK can fail on data near the floating-point limits: scale such data by an exact

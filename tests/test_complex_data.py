@@ -124,3 +124,23 @@ def test_real_model_refuses_complex_input_instead_of_dropping_imaginary_part():
         dmd.predict(X[0] + 1j, 3)
     with pytest.raises(ValueError, match="Complex data not supported"):
         RBF(n_centers=2).fit(X).transform(X + 1j)
+
+
+@pytest.mark.parametrize("kind", ["numpy", "torch", "float32"])
+def test_real_times_complex_equals_the_complex_product(kind):
+    """DMD's modes ``B @ W`` (real B, complex W) come from two real products."""
+    from koopkit._backend import ops_for
+
+    rng = np.random.default_rng(0)
+    a = rng.normal(size=(50, 4))
+    b = rng.normal(size=(4, 3)) + 1j * rng.normal(size=(4, 3))
+    if kind == "float32":
+        a, b = a.astype(np.float32), b.astype(np.complex64)
+    like = torch.from_numpy(a) if kind == "torch" else a
+    ops = ops_for(like)
+    a_, b_ = ops.asarray(a), ops.ascomplex(b)
+    product = ops.to_numpy(ops.real_times_complex(a_, b_))
+    assert product.dtype == (np.complex64 if kind == "float32" else np.complex128)
+    np.testing.assert_allclose(
+        product, a.astype(complex) @ b, rtol=1e-5 if kind == "float32" else 1e-14
+    )

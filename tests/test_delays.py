@@ -1,5 +1,7 @@
 """TimeDelay and HankelDMD: exact spectra from one scalar, windows inside trajectories, HAVOK."""
 
+import warnings
+
 import numpy as np
 import pytest
 import torch
@@ -127,6 +129,22 @@ def test_havok_forcing_model_reproduces_the_signal_when_driven_by_its_forcing():
         model.predict(y[:20], 10)
     with pytest.raises(ValueError, match="forcing=6 must be smaller than the kept rank 6"):
         HankelDMD(delays=20, rank=6, forcing=6).fit(y)
+
+
+def test_havok_on_the_gram_path_keeps_forcing_in_small_singular_values():
+    """The forcing coordinates sit ~1e-12 below the largest singular value, beyond what a Gram
+    matrix resolves: every SVD path still keeps the asked rank, without a warning."""
+    t = DT * np.arange(400)
+    y = scalar_signal(T=400) + 1e-8 * np.cos(3.0 * t)  # a fourth, tiny oscillation
+    ref = HankelDMD(delays=20, rank=8, forcing=2, svd="svd").fit(y)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        for svd in ["gram", "auto"]:
+            model = HankelDMD(delays=20, rank=8, forcing=2, svd=svd).fit(y)
+            assert model.rank_ == 8 and model.eigenvalues_.shape == (6,)
+            np.testing.assert_allclose(model.eigenvalues_, ref.eigenvalues_, rtol=1e-10)
+            np.testing.assert_allclose(np.abs(model.forcing_), np.abs(ref.forcing_), atol=1e-14)
+    assert match_error(ref.eigenvalues_, np.exp(TRUE * DT)) < 1e-6
 
 
 def test_hankel_dmd_torch_round_trip_and_errors():

@@ -1,5 +1,7 @@
 """DMD: known spectra, de-biasing, the rollout law, array round trips, and input errors."""
 
+import warnings
+
 import numpy as np
 import pytest
 import torch
@@ -275,3 +277,20 @@ def test_gram_route_equals_thin_svd_route_on_tall_data(layout):
             ours.modes_ * ours.amplitudes_, ref.modes_ * ref.amplitudes_, atol=1e-9
         )
         np.testing.assert_allclose(np.abs(ours.basis_.T @ ref.basis_), np.eye(6), atol=1e-9)
+
+
+def test_gram_route_keeps_the_asked_rank_below_its_resolution():
+    """Singular values down to 1e-10 of the largest: the Gram matrix resolves those above ~1e-6
+    only, yet svd="gram" keeps rank 16 like the thin SVD, without a warning."""
+    rng = np.random.default_rng(3)
+    U = np.linalg.qr(rng.normal(size=(6000, 20)))[0]
+    V = np.linalg.qr(rng.normal(size=(20, 20)))[0]
+    X = (U * np.logspace(0, -10, 20)) @ V.T
+    A = np.linalg.qr(rng.normal(size=(20, 20)))[0] * 0.9
+    ref = DMD(rank=16, svd="svd").fit(X, X @ A.T)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        ours = DMD(rank=16, svd="gram").fit(X, X @ A.T)
+    assert ours.rank_ == ref.rank_ == 16
+    np.testing.assert_allclose(ours.eigenvalues_, ref.eigenvalues_, rtol=1e-8)
+    np.testing.assert_allclose(ours.singular_values_, ref.singular_values_, rtol=1e-8)

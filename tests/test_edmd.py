@@ -95,6 +95,55 @@ def test_edmd_predict_is_koopman_matrix_power(slow_manifold_data, k, x0):
     np.testing.assert_allclose(edmd.predict(x0, k)[k], expected[0], atol=1e-8)
 
 
+@pytest.mark.parametrize("dictionary", [Identity(), Polynomial(2)], ids=repr)
+def test_full_rank_prediction_is_exact_for_a_near_defective_koopman_matrix(dictionary):
+    """A Jordan block has (numerically) parallel eigenvectors, cond ~1e8: the rollout must
+    not go through their inverse, it is x0 (J^T)^k to round-off."""
+    J = np.array([[0.9, 1.0], [0.0, 0.9]])
+    X = np.empty((5, 30, 2))
+    X[:, 0] = np.random.default_rng(0).normal(size=(5, 2))
+    for k in range(29):
+        X[:, k + 1] = X[:, k] @ J.T
+    edmd = EDMD(dictionary=dictionary).fit(X)
+    assert edmd.rank_ == edmd.dictionary_.n_output_features_
+    x0 = np.array([[1.0, -0.5], [0.3, 2.0]])
+    expected = np.stack([x0 @ np.linalg.matrix_power(J.T, k) for k in range(41)], axis=1)
+    np.testing.assert_allclose(edmd.predict(x0, 40), expected, rtol=0, atol=1e-11)
+    # the spectrum is still the modal form: modes_ @ phi(x0) reproduces x0
+    np.testing.assert_allclose(edmd.modes_ @ edmd.eigenfunctions(x0).T, x0.T, atol=1e-6)
+
+
+def test_truncated_modes_are_the_least_squares_fit_on_the_eigenfunctions(slow_manifold_data):
+    _, X = slow_manifold_data
+    edmd = EDMD(dictionary=Polynomial(3), rank=5).fit(X)
+    Xp = X[:, :-1].reshape(-1, 2)
+    phi = edmd.eigenfunctions(Xp)
+    np.testing.assert_allclose(edmd.modes_.T, np.linalg.lstsq(phi, Xp, rcond=None)[0], atol=1e-9)
+
+
+@pytest.mark.parametrize(
+    "model",
+    [
+        EDMD(dictionary=Polynomial(3), rank=5),
+        EDMD(dictionary=RBF(centers=np.random.default_rng(0).normal(size=(12, 2)), gamma=0.5)),
+        EDMD(dictionary=Polynomial(2), estimator="rrr", rank=3),
+        KernelEDMD(gamma=0.5, rank=8),
+    ],
+    ids=repr,
+)
+def test_predict_is_the_modal_sum(slow_manifold_data, model):
+    """x_k = Re(modes_ @ (eigenvalues_**k * phi(x0))), whichever way predict evaluates it."""
+    _, X = slow_manifold_data
+    model.fit(X[:8])
+    x0 = np.array([[0.7, -0.4], [-1.0, 0.5]])
+    phi = model.eigenfunctions(x0)  # (2, r)
+    k = np.arange(13)
+    expected = np.real(
+        np.einsum("nr,kr,br->bkn", model.modes_, model.eigenvalues_[None] ** k[:, None], phi)
+    )
+    np.testing.assert_allclose(model.predict(x0, 12), expected, atol=1e-9)
+
+
 def test_kernel_edmd_polynomial_kernel_recovers_slow_manifold(slow_manifold_data):
     sm, X = slow_manifold_data
     kedmd = KernelEDMD(kernel="polynomial", degree=2, rank=6).fit(X[:8])

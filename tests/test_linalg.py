@@ -1,5 +1,7 @@
 """Truncated SVD: rank rules, and all computation paths agree on the leading subspace."""
 
+import warnings
+
 import numpy as np
 import pytest
 import torch
@@ -7,6 +9,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from koopkit.linalg import (
+    NumericalRankWarning,
     choose_svd_method,
     optimal_hard_threshold,
     svd_rank,
@@ -45,6 +48,45 @@ def test_gram_path_full_rank_matches_svd():
     U, s, Vh = truncated_svd(X, rank=-1, method="gram")
     np.testing.assert_allclose(s, s0, rtol=1e-10)
     np.testing.assert_allclose((U * s) @ Vh, X, atol=1e-10)
+
+
+def graded_matrix(m, spectrum, seed=0):
+    """``U diag(spectrum) V^T`` with random orthonormal ``U`` (m, n) and ``V`` (n, n)."""
+    rng = np.random.default_rng(seed)
+    n = len(spectrum)
+    U = np.linalg.qr(rng.normal(size=(m, n)))[0]
+    V = np.linalg.qr(rng.normal(size=(n, n)))[0]
+    return (U * spectrum) @ V.T
+
+
+# Singular values down to 1e-10 of the largest (the Gram matrix of a 6000-row matrix resolves
+# those above ~1e-6 only), and a rank-10 signal over a 1e-9 floor whose median is below it.
+GRADED = np.logspace(0, -10, 20)
+FLOOR = np.r_[np.logspace(0, -4, 5), np.logspace(-7.5, -8, 5), np.full(10, 1e-9)]
+
+
+@pytest.mark.parametrize(
+    ("spectrum", "rank"),
+    [(GRADED, 16), (GRADED, -1), (GRADED, 1 - 1e-15), (FLOOR, None), (FLOOR, 0)],
+)
+def test_gram_path_keeps_the_svd_paths_rank_beyond_its_resolution(spectrum, rank):
+    X = graded_matrix(6000, spectrum)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no NumericalRankWarning: the ranks are numerical ranks
+        U0, s0, Vh0 = truncated_svd(X, rank, method="svd")
+        for method in ["gram", "auto"]:
+            U, s, Vh = truncated_svd(X, rank, method=method)
+            assert len(s) == len(s0)
+            np.testing.assert_allclose(s, s0, rtol=1e-6)
+            np.testing.assert_allclose((U * s) @ Vh, (U0 * s0) @ Vh0, atol=1e-13)
+    assert len(s0) == {16: 16, -1: 20, None: 10, 0: 10}.get(rank, 15)
+
+
+def test_gram_path_warns_like_the_svd_path_above_the_numerical_rank():
+    X = graded_matrix(6000, np.r_[np.ones(3), np.zeros(5)])
+    for method in ["svd", "gram"]:
+        with pytest.warns(NumericalRankWarning, match="rank=5 exceeds the numerical rank 3 "):
+            assert len(truncated_svd(X, 5, method=method)[1]) == 3
 
 
 def test_rank_rules_int_energy_threshold_full():

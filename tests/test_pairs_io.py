@@ -207,6 +207,34 @@ def test_incomplete_set_and_missing_manifest_are_refused(tmp_path):
         writer.write_shard(0, {"noise": np.zeros((9, 2)), "sample": np.zeros((9, 2))})
 
 
+def test_completing_a_set_removes_only_interrupted_writers_temporaries(tmp_path):
+    manifest = new_manifest(
+        count=20,
+        shard_size=10,
+        shape=(2,),
+        dtype="float32",
+        label_dim=0,
+        noise_scale=80.0,
+        seed=0,
+        teacher={},
+        sampler=None,
+        source="test",
+    )
+    writer = PairSetWriter(tmp_path, manifest)
+    shard = {"noise": np.zeros((10, 2)), "sample": np.zeros((10, 2))}
+    writer.write_shard(1, shard)
+    stale = tmp_path / ".noise-00000.npy.tmp-0123456789abcdef"  # a killed writer's temporary
+    stale.write_bytes(b"half a shard")
+    foreign = tmp_path / ".notes.tmp-keep"  # not a name the writer makes
+    foreign.write_text("the user's")
+    folder = tmp_path / ".cache.tmp-0123456789abcdef"  # the writer's pattern, but a folder
+    folder.mkdir()
+    writer.write_shard(0, shard)
+    assert verify(tmp_path).ok
+    assert not stale.exists()
+    assert foreign.read_text() == "the user's" and folder.is_dir()
+
+
 def test_info_summarises_without_the_shard_list(pair_set):
     out, _ = pair_set
     summary = info(out)

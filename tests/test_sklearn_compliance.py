@@ -9,6 +9,7 @@ from sklearn.preprocessing import PolynomialFeatures
 from sklearn.utils.estimator_checks import estimator_checks_generator
 from sklearn.utils.validation import check_is_fitted
 
+import koopkit
 from koopkit import DMD, EDMD, KernelEDMD
 from koopkit.dictionaries import (
     RBF,
@@ -132,3 +133,10 @@ def test_repr_lists_changed_parameters_only():
     assert repr(EDMD(dictionary=Polynomial(3), regularization=1e-3)) == (
         "EDMD(dictionary=Polynomial(degree=3), regularization=0.001)"
     )
+
+
+def test_not_fitted_error_is_public_at_the_package_top():
+    assert "NotFittedError" in koopkit.__all__ and "NotFittedError" in dir(koopkit)
+    with pytest.raises(koopkit.NotFittedError, match="not fitted"):
+        DMD().predict(np.zeros(3), 1)
+    assert issubclass(koopkit.NotFittedError, NotFittedError)

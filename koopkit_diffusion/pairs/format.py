@@ -28,7 +28,7 @@ from typing import Any
 
 import numpy as np
 
-from koopkit.io import atomic_write
+from koopkit.io import atomic_write, remove_temporary_files
 
 try:  # POSIX only; on other systems one process writes a set at a time.
     import fcntl
@@ -325,9 +325,8 @@ class PairSetWriter:
             atomic_write_bytes(self.directory / MANIFEST_NAME, _manifest_bytes(manifest))
             self.manifest = manifest
             if manifest["complete"]:
-                # Nobody writes any more: drop temporaries left by interrupted writers.
-                for stale in self.directory.glob(".*.tmp-*"):
-                    stale.unlink(missing_ok=True)
+                # Nobody writes any more: drop temporaries left by interrupted writers, of any age.
+                remove_temporary_files(self.directory, min_age_s=0.0)
 
     @contextlib.contextmanager
     def _locked(self) -> Iterator[None]:
