@@ -1,4 +1,4 @@
-"""Evaluate, analyse and sample run directories (behind ``evaluate``, ``analyze``, ``sample``, ``fid``).
+"""Evaluate, analyse and sample run directories (``evaluate``, ``analyze``, ``sample``, ``fid``).
 
 A run's record (``run.json``) says what it is: the model kind, its configuration, the data the
 samples come from and the teacher run. Evaluation reads it once, loads the checkpoint once and
@@ -381,4 +381,3 @@ def dataset_fid_stats(
     stats = inception_stats(model, images, batch_size=batch_size)
     stats.save(out)
     return {"out": str(out), "count": stats.count}
-

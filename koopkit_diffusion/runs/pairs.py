@@ -138,5 +138,7 @@ def import_pair_set(
     manifest = importers[format](src, out, **kwargs)
     existing = find_record(out)
     if existing is None:
-        RunRecord("pairs", config={"src": str(src)}, data=data, source=f"import:{format}").write(out)
+        RunRecord("pairs", config={"src": str(src)}, data=data, source=f"import:{format}").write(
+            out
+        )
     return manifest

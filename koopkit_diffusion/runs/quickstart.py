@@ -166,7 +166,7 @@ def run_quickstart(
     )
     logger.info("[1/5] teacher: %d steps", cfg.teacher_steps)
     train_run(teacher_preset, out / "teacher", resume="auto")
-    teacher = load_teacher(out / "teacher")
+    load_teacher(out / "teacher")  # fails here, not in the pair stage, if the run is unusable
     timings["teacher_train_s"] = time.perf_counter() - t0
 
     t0 = time.perf_counter()

@@ -168,7 +168,7 @@ def claim_directory(directory: str | os.PathLike, kind: str) -> RunRecord | None
 
 
 def manifest_sha256(pairs_dir: str | os.PathLike) -> str:
-    """sha256 of a pair set's ``manifest.json`` (identifies the set: it lists every shard's hash)."""
+    """sha256 of a pair set's ``manifest.json`` (it lists every shard's hash: it names the set)."""
     path = Path(pairs_dir) / _PAIR_MANIFEST
     if not path.is_file():
         raise FileNotFoundError(f"{path} not found: not a pair set")

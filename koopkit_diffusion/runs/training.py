@@ -2,8 +2,8 @@
 
 One entry, :func:`train_run`, for teachers and students: a teacher preset trains an EDM teacher
 on its data, a student preset trains a KDM (or the KD baseline) on a pair set. Both go through
-:class:`koopkit_diffusion.trainer.loop.Trainer` (EMA, bf16, DDP under ``torchrun``, exact resume) and
-leave the same run directory: the record ``run.json``, the trainer's ``config.json``,
+:class:`koopkit_diffusion.trainer.loop.Trainer` (EMA, bf16, DDP under ``torchrun``, exact
+resume) and leave the same run directory: the record ``run.json``, the trainer's ``config.json``,
 ``metrics.jsonl``, ``checkpoints/`` and sample figures.
 """
 
@@ -65,7 +65,9 @@ def build_model(
     if kind not in MODEL_KINDS:
         raise ValueError(f"model kind must be one of {MODEL_KINDS}, got {kind!r}")
     if (kind == "teacher") != isinstance(config, TeacherConfig):
-        raise ValueError(f"a {kind} model needs a {'Teacher' if kind == 'teacher' else 'KDM'}Config")
+        raise ValueError(
+            f"a {kind} model needs a {'Teacher' if kind == 'teacher' else 'KDM'}Config"
+        )
     if seed is not None:
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(seed)
@@ -109,7 +111,9 @@ def _student_sampler(n: int = 2000, seed: int = 0):
         gen = torch.Generator(device=next(model.parameters()).device).manual_seed(seed)
         x = model.sample(n if len(model.shape) == 1 else 100, generator=gen)
         (Path(run_dir) / "samples").mkdir(parents=True, exist_ok=True)
-        plot_samples(x.cpu(), Path(run_dir) / "samples" / f"step-{step:08d}.png", title=f"step {step}")
+        plot_samples(
+            x.cpu(), Path(run_dir) / "samples" / f"step-{step:08d}.png", title=f"step {step}"
+        )
 
     return on_sample
 
@@ -231,9 +235,7 @@ def train_run(
         return trainer.train()
 
 
-def _student_record(
-    preset: Preset, kind: str, overrides: dict[str, str], pairs: Any
-) -> RunRecord:
+def _student_record(preset: Preset, kind: str, overrides: dict[str, str], pairs: Any) -> RunRecord:
     sections = {k: c.to_dict() for k, c in preset.sections().items()}
     if not isinstance(pairs, (str, os.PathLike)):
         return RunRecord(kind, preset.name, overrides, sections, pairs=type(pairs).__name__)
@@ -334,7 +336,8 @@ def load_generator(
     config = KDMConfig.from_dict(record.config["model"])
     weights = config.lpips_weights
     if config.loss == "lpips" and not (
-        weights and all((Path(weights) / f).is_file() for f in (LPIPS_TRUNK_FILE, LPIPS_LINEAR_FILE))
+        weights
+        and all((Path(weights) / f).is_file() for f in (LPIPS_TRUNK_FILE, LPIPS_LINEAR_FILE))
     ):
         logger.info("LPIPS weights not found; loading %s for inference with loss='mse'", run_dir)
         config = dataclasses.replace(config, loss="mse", lpips_weights=None)

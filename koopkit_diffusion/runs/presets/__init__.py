@@ -113,8 +113,8 @@ def parse_value(text: str, annotation: Any, key: str = "value") -> Any:
     """Convert the string ``text`` to a value of the type ``annotation``.
 
     Supports ``int``, ``float`` (finite), ``bool`` (true/false/1/0/yes/no/on/off), ``str``,
-    ``X | None`` (``none`` or ``null``), ``tuple[int, ...]`` / ``tuple[float, float]`` (``"1,2,2"`` or
-    ``"[1, 2, 2]"``; ``""`` or ``"()"`` for empty) and ``dict`` (JSON).
+    ``X | None`` (``none`` or ``null``), ``tuple[int, ...]`` / ``tuple[float, float]``
+    (``"1,2,2"`` or ``"[1, 2, 2]"``; ``""`` or ``"()"`` for empty) and ``dict`` (JSON).
 
     Raises
     ------
@@ -185,9 +185,7 @@ def apply_overrides(preset: Preset, overrides: Mapping[str, str]) -> Preset:
             )
         changes[section][name] = parse_value(str(text), hints[name], key)
     try:
-        replaced = {
-            key: dataclasses.replace(cfg, **changes[key]) for key, cfg in sections.items()
-        }
+        replaced = {key: dataclasses.replace(cfg, **changes[key]) for key, cfg in sections.items()}
         return Preset(preset.name, preset.description, **replaced)
     except (TypeError, ValueError) as err:
         raise ValueError(f"invalid override for preset {preset.name!r}: {err}") from err
