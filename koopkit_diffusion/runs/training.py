@@ -190,12 +190,15 @@ def train_run(
         preset = apply_overrides(preset, overrides)
     out = Path(out)
     if preset.kind == "teacher":
-        from koopkit_diffusion.data import training_set
+        from koopkit_diffusion.data import IMAGE_DATA, image_dataset, training_set
 
         if pairs is not None or kind not in (None, "teacher"):
             raise ValueError(f"{preset.name!r} is a teacher preset: it takes no pairs or kind")
         kind = "teacher"
-        dataset = TensorDictDataset(**training_set(preset.data))
+        if preset.data.name in IMAGE_DATA:  # uint8 in memory, converted (and augmented) per batch
+            dataset = image_dataset(preset.data)
+        else:
+            dataset = TensorDictDataset(**training_set(preset.data))
         config = preset.model
         record = RunRecord(
             "teacher", preset.name, overrides,
