@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from .common import add_overrides, parse_sets, print_json
+from .common import add_fid_tracking, add_overrides, fid_tracking, parse_sets, print_json
 
 __all__ = ["register"]
 
@@ -20,6 +20,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     add_overrides(train)
     train.add_argument("--model", choices=("kdm", "kd"), default="kdm", help="kd: the KD baseline")
     train.add_argument("--resume", action="store_true", help="continue from the latest checkpoint")
+    add_fid_tracking(train)
     train.set_defaults(func=_train)
 
     sample = subparsers.add_parser("sample", help="samples from a trained run (one step)")
@@ -51,6 +52,7 @@ def _train(args: argparse.Namespace) -> int:
         kind=args.model,
         overrides=parse_sets(args.set),
         resume=args.resume,
+        **fid_tracking(args),
     )
     print(f"trained {args.model} to step {result.step}: {result.run_dir}")
     return 0

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from .common import add_overrides, parse_sets, print_json
+from .common import add_fid_tracking, add_overrides, fid_tracking, parse_sets, print_json
 
 __all__ = ["register"]
 
@@ -21,6 +21,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     train.add_argument("--out", required=True, help="run directory")
     add_overrides(train)
     train.add_argument("--resume", action="store_true", help="continue from the latest checkpoint")
+    add_fid_tracking(train)
     train.set_defaults(func=_train)
 
     imp = commands.add_parser(
@@ -57,7 +58,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def _train(args: argparse.Namespace) -> int:
     from koopkit_diffusion.runs import train_run
 
-    result = train_run(args.preset, args.out, overrides=parse_sets(args.set), resume=args.resume)
+    result = train_run(
+        args.preset,
+        args.out,
+        overrides=parse_sets(args.set),
+        resume=args.resume,
+        **fid_tracking(args),
+    )
     print(f"trained teacher to step {result.step}: {result.run_dir}")
     return 0
 

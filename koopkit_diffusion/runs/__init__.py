@@ -5,6 +5,8 @@
 * :mod:`~koopkit_diffusion.runs.record` — :class:`RunRecord` (``run.json``), the one run record;
 * :mod:`~koopkit_diffusion.runs.training` — :func:`train_run` (teachers and students through the
   one trainer), :func:`load_teacher`, :func:`load_generator`;
+* :mod:`~koopkit_diffusion.runs.best_checkpoint` — :class:`FIDTracker`: FID during training,
+  the best EMA weights kept as ``best.pt``;
 * :mod:`~koopkit_diffusion.runs.imports` — :func:`import_edm_run`: an EDM pickle as a teacher run;
 * :mod:`~koopkit_diffusion.runs.pairs` — :func:`generate_pair_set`, :func:`import_pair_set`;
 * :mod:`~koopkit_diffusion.runs.evaluate` — :func:`evaluate_run`, :func:`analyze_run`,
