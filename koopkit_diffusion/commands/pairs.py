@@ -10,7 +10,8 @@ __all__ = ["register"]
 
 _IMPORT_EXAMPLES = """\
 examples, one per published layout (the KDM authors' sets, one .npz per pair; EDM starts its
-sampler at x_T = 80·eps, so its noise carries the factor 80):
+sampler at x_T = 80·eps, so its noise carries the factor 80; --sigma-max, the noise level the
+student scales its noise by, is 80 for EDM teachers and 1 for flow matching):
 
   # CIFAR-10 unconditional (EDM teacher): arr_0 = [noise, ..., sample]
   koopkit-diffusion pairs import --format npz-per-pair --src cifar10_uncond_train_data \\
@@ -27,11 +28,12 @@ sampler at x_T = 80·eps, so its noise carries the factor 80):
 
   # CIFAR-10 flow matching: arr1 = [sample, ..., noise], unscaled noise
   koopkit-diffusion pairs import --format npz-per-pair --src cifar10_fm_train_data \\
-      --out pairs/cifar10-fm --key arr1 --noise-index -1 --sample-index 0 --noise-scale 1
+      --out pairs/cifar10-fm --key arr1 --noise-index -1 --sample-index 0 --noise-scale 1 \\
+      --sigma-max 1
 
   # 2-D checkerboard: one .npy of trajectories (T, N, 2), noise first, unscaled
   koopkit-diffusion pairs import --format trajectories --src sampled_dataset.npy \\
-      --out pairs/checkerboard --noise-index 0 --sample-index -1 --noise-scale 1
+      --out pairs/checkerboard --noise-index 0 --sample-index -1 --noise-scale 1 --sigma-max 1
 
   # torch.save shards of noises and samples (dicts of tensors)
   koopkit-diffusion pairs import --format torch-shards --src shards/ --out pairs/x \\
@@ -54,7 +56,15 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     gen = commands.add_parser("generate", help="run a teacher's Heun sampler and store pairs")
     gen.add_argument("--teacher", required=True, help="teacher run directory")
     gen.add_argument("--out", required=True, help="output pair-set directory")
-    gen.add_argument("--n", type=int, required=True, help="number of pairs")
+    gen.add_argument(
+        "--n",
+        "--count",
+        dest="n",
+        type=int,
+        required=True,
+        help="number of pairs (under torchrun write --count: torchrun reads --n as its own "
+        "--nnodes/--nproc_per_node/...)",
+    )
     gen.add_argument("--batch-size", type=int, default=1024)
     gen.add_argument("--seed", type=int, default=0)
     gen.add_argument("--steps", type=int, default=18, help="Heun steps N (2N-1 evaluations)")
