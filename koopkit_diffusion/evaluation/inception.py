@@ -296,7 +296,9 @@ def write_random_inception_weights(path: str | os.PathLike, seed: int = 0) -> Pa
     """Save a randomly initialised :class:`FIDInceptionV3` in the standard file format.
 
     For smoke tests and examples that exercise the FID code path without the real weights (the
-    scores then mean nothing). The file has the keys of ``pt_inception-2015-12-05-6726825d.pth``
+    scores then mean nothing). The batch-norm statistics are set from 8 random images so that the
+    features differ between images (PyTorch's default initialisation shrinks them to ~1e-7 and
+    every score degenerates). The file has the keys of ``pt_inception-2015-12-05-6726825d.pth``
     (without ``num_batches_tracked``, as that file) and loads with :func:`load_inception`.
 
     Parameters
@@ -314,6 +316,12 @@ def write_random_inception_weights(path: str | os.PathLike, seed: int = 0) -> Pa
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
         model = FIDInceptionV3()
+        for module in model.modules():
+            if isinstance(module, nn.BatchNorm2d):
+                module.reset_running_stats()
+                module.momentum = None  # the running statistics become those of the batch
+        with torch.no_grad():
+            model.train()(preprocess(torch.rand(8, 3, 32, 32) * 2 - 1))
     state = {k: v for k, v in model.state_dict().items() if not k.endswith("num_batches_tracked")}
     return save_checkpoint(state, path)
 
