@@ -92,8 +92,8 @@ def _load_storage(data: bytes) -> Any:
 def _rebuild_tensor(storage: Any, offset: int, size: tuple, stride: tuple, *rest: Any) -> Any:
     if not isinstance(storage, (torch.TypedStorage, torch.UntypedStorage)):
         raise UnsafePickleError(f"a tensor was rebuilt from a {type(storage).__name__}")
-    requires_grad, hooks = (rest + (False, None))[:2]
-    if hooks:
+    # rest: requires_grad, backward_hooks[, metadata]; the tensor is rebuilt without either.
+    if len(rest) > 1 and rest[1]:
         raise UnsafePickleError("a tensor carries backward hooks (callables); refused")
     return torch._utils._rebuild_tensor_v2(
         storage, offset, size, stride, False, collections.OrderedDict()
