@@ -1,7 +1,8 @@
 """koopkit_diffusion: one-step diffusion generators with the Koopman Distillation Model.
 
 Built on :mod:`koopkit` (never the reverse). Its wings follow the user guide's chapters, bottom
-to top: :mod:`~koopkit_diffusion.edm` (preconditioning, loss, sampler, networks),
+to top: :mod:`~koopkit_diffusion.safe_pickle` (the restricted unpickler of the formats that are
+pickles by nature), :mod:`~koopkit_diffusion.edm` (preconditioning, loss, sampler, networks),
 :mod:`~koopkit_diffusion.teacher`, :mod:`~koopkit_diffusion.data`,
 :mod:`~koopkit_diffusion.pairs`, :mod:`~koopkit_diffusion.kdm`,
 :mod:`~koopkit_diffusion.trainer`, :mod:`~koopkit_diffusion.evaluation` and
@@ -28,6 +29,7 @@ _SUBMODULES = {
     "kdm",
     "pairs",
     "runs",
+    "safe_pickle",
     "teacher",
     "trainer",
 }

@@ -95,7 +95,7 @@ def _write_cifar_dir(root):
 
 def test_cifar10_reads_extracted_batches_and_archive(tmp_path):
     folder, batches = _write_cifar_dir(tmp_path)
-    archive = tmp_path / "cifar-10-python.tar.gz"
+    archive = tmp_path / "cifar-10-tiny.tar.gz"  # the official name would be checked by md5
     with tarfile.open(archive, "w:gz") as tar:
         tar.add(folder, arcname="cifar-10-batches-py")
     for root in (tmp_path, folder, archive):
@@ -124,7 +124,7 @@ def test_cifar10_errors_name_the_path_and_format(tmp_path):
     (folder / "data_batch_3").write_bytes(b"not a pickle")
     with pytest.raises(ValueError, match="data_batch_3: malformed"):
         data.cifar10(tmp_path)
-    bad = tmp_path / "other" / "cifar-10-python.tar.gz"
+    bad = tmp_path / "other" / "self-made.tar.gz"
     bad.parent.mkdir()
     bad.write_bytes(b"\x1f\x8b garbage")
     with pytest.raises(ValueError, match="tar archive"):
@@ -161,3 +161,183 @@ def test_image_folder_errors(tmp_path):
     (tmp_path / "broken.png").write_bytes(b"\x89PNG not really")
     with pytest.raises(ValueError, match="broken.png"):
         data.image_folder(tmp_path, 8)
+
+
+@pytest.mark.parametrize("protocol", [2, 4, 5])
+def test_cifar10_batches_of_every_pickle_protocol_load(tmp_path, protocol):
+    folder, batches = _write_cifar_dir(tmp_path)
+    for name, batch in batches.items():
+        (folder / name).write_bytes(pickle.dumps(batch, protocol=protocol))
+    x, y = data.cifar10(folder, "test", uint8=True)
+    assert x.flatten(1).numpy().tolist() == batches["test_batch"][b"data"].tolist()
+    assert y.tolist() == batches["test_batch"][b"labels"]
+
+
+class _Payload:
+    """Pickles as a call of ``os.system`` (what a crafted batch does)."""
+
+    def __init__(self, command):
+        self.command = command
+
+    def __reduce__(self):
+        import os
+
+        return os.system, (self.command,)
+
+
+def test_cifar10_refuses_a_crafted_batch_and_runs_nothing(tmp_path):
+    folder, _ = _write_cifar_dir(tmp_path)
+    marker = tmp_path / "pwned"
+    batch = _batch(3, 1)
+    batch[b"labels"] = _Payload(f"touch {marker}")
+    (folder / "data_batch_2").write_bytes(pickle.dumps(batch, protocol=2))
+    with pytest.raises(
+        data_errors(), match=r"data_batch_2: refused to load the global \w+\.system"
+    ):
+        data.cifar10(tmp_path)
+    assert not marker.exists()
+    # The same file as a tar member: the error names the archive and the member.
+    archive = tmp_path / "crafted.tar.gz"
+    with tarfile.open(archive, "w:gz") as tar:
+        tar.add(folder, arcname="cifar-10-batches-py")
+    with pytest.raises(data_errors(), match=r"crafted.tar.gz:cifar-10-batches-py/data_batch_2"):
+        data.cifar10(archive)
+    assert not marker.exists()
+
+
+def data_errors():
+    from koopkit_diffusion.safe_pickle import UnsafePickleError
+
+    return UnsafePickleError
+
+
+def test_cifar10_refuses_object_arrays_and_foreign_containers(tmp_path):
+    folder, _ = _write_cifar_dir(tmp_path)
+    batch = _batch(3, 1)
+    batch[b"data"] = batch[b"data"].astype(object)
+    (folder / "data_batch_1").write_bytes(pickle.dumps(batch))
+    with pytest.raises(ValueError, match="data_batch_1: b'data' is object, not a uint8 array"):
+        data.cifar10(folder)
+    (folder / "data_batch_1").write_bytes(pickle.dumps(torch.zeros(3)))
+    with pytest.raises(data_errors(), match="data_batch_1: refused to load the global torch"):
+        data.cifar10(folder)
+
+
+def test_cifar10_checks_the_md5_of_a_file_named_like_the_official_archive(tmp_path):
+    folder, _ = _write_cifar_dir(tmp_path)
+    archive = tmp_path / data.CIFAR10_ARCHIVE
+    with tarfile.open(archive, "w:gz") as tar:
+        tar.add(folder, arcname="cifar-10-batches-py")
+    with pytest.raises(
+        ValueError, match=f"md5 is [0-9a-f]{{32}}, not the published {data.CIFAR10_ARCHIVE_MD5}"
+    ):
+        data.cifar10(archive)
+    # Through the parent folder too (the archive is found by its name there).
+    (folder / "data_batch_1").unlink()
+    with pytest.raises(ValueError, match="md5"):
+        data.cifar10(tmp_path)
+
+
+def test_fid_stats_on_a_folder_with_a_crafted_batch_fails_cleanly_and_runs_nothing(
+    tmp_path, capsys
+):
+    from koopkit_diffusion.cli import main
+
+    folder, _ = _write_cifar_dir(tmp_path)
+    marker = tmp_path / "pwned"
+    batch = _batch(3, 1)
+    batch[b"data"] = _Payload(f"touch {marker}")
+    (folder / "data_batch_1").write_bytes(pickle.dumps(batch))
+    code = main(
+        ["fid-stats", "--data", str(tmp_path), "--out", str(tmp_path / "s.npz"),
+         "--inception-weights", str(tmp_path / "absent.pth")]
+    )  # fmt: skip
+    assert code == 2
+    assert "data_batch_1: refused to load the global" in capsys.readouterr().err
+    assert not marker.exists()
+
+
+def test_image_dataset_keeps_uint8_and_converts_per_batch():
+    images = torch.randint(0, 256, (6, 3, 4, 4), dtype=torch.uint8)
+    labels = torch.arange(6) % 3
+    ds = data.ImageDataset(images, labels)
+    assert ds.images.dtype == torch.uint8 and len(ds) == 6 and ds.shape == (3, 4, 4)
+    batch = ds.get_batch(np.array([4, 1]))
+    assert set(batch) == {"sample", "label"}
+    torch.testing.assert_close(batch["sample"], data.to_float(images[[4, 1]]))
+    assert batch["label"].tolist() == [1, 1]
+    torch.testing.assert_close(ds[2]["sample"], data.to_float(images[2]))
+    with pytest.raises(ValueError, match="uint8"):
+        data.ImageDataset(images.float())
+
+
+def test_image_dataset_augments_the_same_batch_the_same_way():
+    images = torch.randint(0, 256, (8, 3, 8, 8), dtype=torch.uint8)
+    ds = data.ImageDataset(images, augment=0.5, seed=3)
+    a, b = ds.get_batch([0, 2, 5]), ds.get_batch([0, 2, 5])
+    assert a["augment_labels"].shape == (3, data.AUGMENT_DIM)
+    torch.testing.assert_close(a, b)
+    other = data.ImageDataset(images, augment=0.5, seed=4).get_batch([0, 2, 5])
+    assert not torch.equal(a["augment_labels"], other["augment_labels"])
+
+
+def test_image_dataset_from_a_config_with_augmentation(tmp_path):
+    folder, _ = _write_cifar_dir(tmp_path)
+    config = data.DataConfig(name="cifar10", root=str(folder), labels=True, augment=0.12)
+    ds = data.image_dataset(config)
+    assert len(ds) == 15 and ds.labels is not None and config.augment_dim == data.AUGMENT_DIM
+    assert set(ds.get_batch([0, 1])) == {"sample", "label", "augment_labels"}
+    with pytest.raises(ValueError, match="data.augment applies to"):
+        data.DataConfig(name="digits", augment=0.1)
+    with pytest.raises(ValueError, match=r"data.augment must lie in \[0, 1\]"):
+        data.DataConfig(name="cifar10", root="x", augment=1.5)
+
+
+def test_augment_flips_only_with_p_zero_and_labels_say_which():
+    x = torch.randn(64, 3, 8, 8)
+    out, labels = data.edm_augment(x, 0.0, torch.Generator().manual_seed(0))
+    assert labels.shape == (64, 9) and (labels[:, 1:] == 0).all()
+    flipped = labels[:, 0] == 1
+    assert 10 < int(flipped.sum()) < 54  # a fair coin per image
+    torch.testing.assert_close(out[flipped], x[flipped].flip(3))
+    torch.testing.assert_close(out[~flipped], x[~flipped])
+
+
+def test_augment_keeps_constant_images_constant():
+    x = torch.full((16, 3, 8, 8), 0.3)
+    out, labels = data.edm_augment(x, 1.0, torch.Generator().manual_seed(1))
+    assert (labels[:, 2:] != 0).any(dim=1).all()  # every image was warped
+    torch.testing.assert_close(out, x)
+
+
+def test_augment_warp_is_the_affine_map_its_labels_describe():
+    # On a linear ramp f(x, y) = x (pixel units, centred) bilinear resampling is exact, so the
+    # centre pixel of the output must hold the x coordinate of its source point G⁻¹·(0 − t)
+    # (negated when the image was x-flipped first).
+    size = 33
+    coords = torch.arange(size, dtype=torch.float64) - (size - 1) / 2
+    ramp = coords.expand(size, size)[None, None].repeat(200, 1, 1, 1)
+    out, labels = data.edm_augment(ramp, 1.0, torch.Generator().manual_seed(2))
+    labels = labels.double()
+
+    def rot(a):
+        return torch.stack(
+            [torch.stack([a.cos(), -a.sin()], -1), torch.stack([a.sin(), a.cos()], -1)], -2
+        )
+
+    s_iso = torch.exp2(-0.2 * labels[:, 2])
+    theta = torch.atan2(labels[:, 4], labels[:, 3] + 1)
+    a, phi = labels[:, 5].hypot(labels[:, 6]), torch.atan2(labels[:, 6], labels[:, 5])
+    t = torch.stack([labels[:, 7], labels[:, 8]], -1) * 0.125 * size
+    centre = out[:, 0, size // 2, size // 2]
+    best = torch.full_like(centre, float("inf"))
+    for sign, shift in ((1, 0.0), (-1, torch.pi)):  # (a, φ) and (−a, φ + π) give the same labels
+        s = torch.exp2(0.2 * sign * a)
+        d = torch.diag_embed(torch.stack([1 / s, s], -1))
+        g = s_iso[:, None, None] * rot(theta) @ rot(-(phi + shift)) @ d @ rot(phi + shift)
+        x_src = -(g @ t[:, :, None])[:, 0, 0]
+        x_src = torch.where(labels[:, 0] == 1, -x_src, x_src)  # the x-flip comes first
+        best = torch.minimum(best, (centre - x_src).abs())
+    inside = centre.abs() < (size - 1) / 2 - 1  # away from the reflected border
+    assert inside.sum() > 100
+    assert float(best[inside].max()) < 1e-3

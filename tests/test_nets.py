@@ -13,13 +13,41 @@ def n_params(module):
 
 
 def test_unet_cifar10_ddpmpp_parameter_count_matches_reference():
-    net = UNet(
-        32, 3, 3, model_channels=128, channel_mult=(2, 2, 2), num_blocks=4, attn_resolutions=(16,)
-    )
-    # EDM's SongUNet: 55,733,891 including its 9-dim augmentation-label map (9 * 128 weights),
-    # which koopkit does not have.
-    assert n_params(net) == 55_733_891 - 9 * 128
-    assert abs(n_params(net) / 55_733_891 - 1) < 0.005
+    kwargs = dict(model_channels=128, channel_mult=(2, 2, 2), num_blocks=4, attn_resolutions=(16,))
+    # EDM's SongUNet for CIFAR-10 (DDPM++, augment_dim=9): 55,733,891 parameters.
+    assert n_params(UNet(32, 3, 3, augment_dim=9, **kwargs)) == 55_733_891
+    # Without augmentation labels the 9 x 128 weights of map_augment are absent.
+    assert n_params(UNet(32, 3, 3, **kwargs)) == 55_733_891 - 9 * 128
+
+
+def test_unet_module_tree_mirrors_songunet_names():
+    net = UNet(16, 3, 3, model_channels=16, channel_mult=(1, 2), num_blocks=1, label_dim=2,
+               augment_dim=9, attn_resolutions=(8,))  # fmt: skip
+    names = set(net.state_dict())
+    for name in (
+        "map_label.weight", "map_label.bias", "map_augment.weight", "map_layer0.weight",
+        "enc.16x16_conv.weight", "enc.8x8_down.conv0.resample_filter", "enc.8x8_block0.qkv.weight",
+        "dec.8x8_in0.proj.weight", "dec.16x16_up.skip.weight", "dec.16x16_aux_norm.weight",
+        "dec.16x16_aux_conv.bias",
+    ):  # fmt: skip
+        assert name in names, name
+    assert "map_augment.bias" not in names  # EDM's augmentation map has no bias
+    assert net.state_dict()["enc.8x8_down.conv0.resample_filter"].shape == (1, 1, 2, 2)
+
+
+def test_unet_augment_labels_condition_the_output_and_none_leaves_them_out():
+    torch.manual_seed(0)
+    net = UNet(8, 1, 1, model_channels=16, channel_mult=(1, 2), num_blocks=1, augment_dim=9)
+    for p in net.parameters():
+        torch.nn.init.normal_(p, std=0.1)
+    x, t = torch.randn(2, 1, 8, 8), torch.zeros(2)
+    zeros = torch.zeros(2, 9)
+    torch.testing.assert_close(net(x, t, None, zeros), net(x, t))
+    assert not torch.allclose(net(x, t, None, torch.ones(2, 9)), net(x, t))
+    with pytest.raises(ValueError, match=r"augment_dim=9; expected \(2, 9\)"):
+        net(x, t, None, torch.zeros(2, 4))
+    with pytest.raises(ValueError, match="augment_dim=0"):
+        UNet(8, 1, 1, model_channels=16, channel_mult=(1,), num_blocks=1)(x, t, None, zeros)
 
 
 def test_kdm_cifar_unets_parameter_budget():

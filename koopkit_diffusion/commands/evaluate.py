@@ -76,6 +76,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     an.add_argument("--k", type=positive_int, default=10, help="neighbours of the k-NN agreement")
     an.add_argument("--seed", type=int, default=0)
     an.add_argument("--cache-dir", default=None, help="digits classifier cache folder")
+    an.add_argument(
+        "--inception-weights",
+        default=None,
+        help="natural images: semantics from Inception features (pt_inception-2015-12-05-*.pth)",
+    )
     an.add_argument("--out", default=None, help="output folder (default RUN/analysis)")
     an.set_defaults(func=_analyze)
 
@@ -149,6 +154,7 @@ def _analyze(args: argparse.Namespace) -> int:
         seed=args.seed,
         teacher=args.teacher,
         cache_dir=args.cache_dir,
+        inception_weights=args.inception_weights,
     )
     print_json({"out": str(out), **report})
     return 0

@@ -4,7 +4,15 @@ from __future__ import annotations
 
 import argparse
 
-from .common import add_overrides, device, parse_sets, positive_int, print_json
+from .common import (
+    add_fid_tracking,
+    add_overrides,
+    device,
+    fid_tracking,
+    parse_sets,
+    positive_int,
+    print_json,
+)
 
 __all__ = ["register"]
 
@@ -25,6 +33,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         action="store_true",
         help="skip the sha256 and value checks of the pair shards (the manifest is still checked)",
     )
+    add_fid_tracking(train)
     train.set_defaults(func=_train)
 
     sample = subparsers.add_parser("sample", help="samples from a trained run (one step)")
@@ -57,6 +66,7 @@ def _train(args: argparse.Namespace) -> int:
         overrides=parse_sets(args.set),
         resume=args.resume,
         verify_pairs=not args.no_verify,
+        **fid_tracking(args),
     )
     print(f"trained {args.model} to step {result.step}: {result.run_dir}")
     return 0

@@ -10,6 +10,39 @@ from .common import device, positive_float, positive_int
 __all__ = ["register"]
 
 
+_IMPORT_EXAMPLES = """\
+examples, one per published layout (the KDM authors' sets, one .npz per pair; EDM starts its
+sampler at x_T = 80·eps, so its noise carries the factor 80; --sigma-max, the noise level the
+student scales its noise by, is 80 for EDM teachers and 1 for flow matching):
+
+  # CIFAR-10 unconditional (EDM teacher): arr_0 = [noise, ..., sample]
+  koopkit-diffusion pairs import --format npz-per-pair --src cifar10_uncond_train_data \\
+      --out pairs/cifar10-uncond --key arr_0 --noise-index 0 --sample-index -1 --noise-scale 80
+
+  # CIFAR-10 conditional (EDM teacher): endpoints = [sample, noise], one-hot label
+  koopkit-diffusion pairs import --format npz-per-pair --src cifar10_cond_train_data \\
+      --out pairs/cifar10-cond --key endpoints --noise-index 1 --sample-index 0 \\
+      --noise-scale 80 --label-dim 10
+
+  # FFHQ / AFHQv2 64x64 (EDM teacher): arr_0 = [sample, ..., noise]
+  koopkit-diffusion pairs import --format npz-per-pair --src ffhq_train_data \\
+      --out pairs/ffhq64 --key arr_0 --noise-index -1 --sample-index 0 --noise-scale 80
+
+  # CIFAR-10 flow matching: arr1 = [sample, ..., noise], unscaled noise
+  koopkit-diffusion pairs import --format npz-per-pair --src cifar10_fm_train_data \\
+      --out pairs/cifar10-fm --key arr1 --noise-index -1 --sample-index 0 --noise-scale 1 \\
+      --sigma-max 1
+
+  # 2-D checkerboard: one .npy of trajectories (T, N, 2), noise first, unscaled
+  koopkit-diffusion pairs import --format trajectories --src sampled_dataset.npy \\
+      --out pairs/checkerboard --noise-index 0 --sample-index -1 --noise-scale 1 --sigma-max 1
+
+  # torch.save shards of noises and samples (dicts of tensors)
+  koopkit-diffusion pairs import --format torch-shards --src shards/ --out pairs/x \\
+      --noise-key noise --sample-key image --noise-scale 1
+"""
+
+
 def _key(text: str) -> str | int:
     """A dict key, or a tuple position when the text is an integer."""
     return int(text) if text.lstrip("-").isdigit() else text
@@ -25,7 +58,15 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     gen = commands.add_parser("generate", help="run a teacher's Heun sampler and store pairs")
     gen.add_argument("--teacher", required=True, help="teacher run directory")
     gen.add_argument("--out", required=True, help="output pair-set directory")
-    gen.add_argument("--n", type=positive_int, required=True, help="number of pairs")
+    gen.add_argument(
+        "--n",
+        "--count",
+        dest="n",
+        type=positive_int,
+        required=True,
+        help="number of pairs (under torchrun write --count: torchrun reads --n as its own "
+        "--nnodes/--nproc_per_node/...)",
+    )
     gen.add_argument("--batch-size", type=positive_int, default=1024)
     gen.add_argument("--seed", type=int, default=0)
     gen.add_argument(
@@ -41,7 +82,15 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     gen.set_defaults(func=_generate)
 
-    imp = commands.add_parser("import", help="convert a pair set found in the wild")
+    imp = commands.add_parser(
+        "import",
+        help="convert a pair set found in the wild",
+        description="Convert a pair set found in the wild into the project's format. Which "
+        "state is the noise and the factor it carries are stated, never guessed; a stated noise "
+        "that does not look like N(0, 1) after the division is refused.",
+        epilog=_IMPORT_EXAMPLES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     imp.add_argument("--format", required=True, choices=IMPORT_FORMATS)
     imp.add_argument("--src", required=True, help="directory of files, or one array file")
     imp.add_argument("--out", required=True, help="output pair-set directory")
@@ -54,13 +103,25 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     imp.add_argument(
         "--noise-index",
         type=int,
-        help="npz-per-pair: end (0|1) that is the noise; trajectories: its time index",
+        help="npz-per-pair and trajectories: index of the noise along the time axis (-1: last)",
     )
-    imp.add_argument("--sample-index", type=int, help="trajectories: time index of the sample")
+    imp.add_argument(
+        "--sample-index",
+        type=int,
+        help="index of the sample (npz-per-pair: default the other end of a 2-state file)",
+    )
+    imp.add_argument(
+        "--key", default=None, help="npz-per-pair: array key (endpoints | arr_0 | arr1 | ...)"
+    )
     imp.add_argument("--noise-key", type=_key, help="torch-shards: key of the noise tensor")
     imp.add_argument("--sample-key", type=_key, help="torch-shards: key of the sample tensor")
     imp.add_argument("--label-key", type=_key, help="torch-shards: key of integer labels")
-    imp.add_argument("--label-dim", type=int, default=0, help="number of classes (labelled sets)")
+    imp.add_argument(
+        "--label-dim",
+        type=int,
+        default=0,
+        help="number of classes of a labelled set (labels: integers or one-hot vectors)",
+    )
     imp.add_argument("--sigma-max", type=positive_float, default=80.0, help="teacher's sigma_max")
     imp.add_argument("--shard-size", type=positive_int, default=10_000)
     imp.add_argument("--dtype", choices=("float32", "float16"), default="float32")
@@ -107,7 +168,7 @@ def _import(args: argparse.Namespace) -> int:
         "teacher_description": args.teacher_description,
     }
     if args.format == "npz-per-pair":
-        common["noise_index"] = args.noise_index
+        common.update(noise_index=args.noise_index, sample_index=args.sample_index, key=args.key)
     elif args.format == "torch-shards":
         common.update(
             noise_key=args.noise_key, sample_key=args.sample_key, label_key=args.label_key

@@ -83,7 +83,11 @@ class EDMPrecond(nn.Module):
         self.label_dim = int(label_dim)
 
     def forward(
-        self, x: torch.Tensor, sigma: torch.Tensor | float, labels: torch.Tensor | None = None
+        self,
+        x: torch.Tensor,
+        sigma: torch.Tensor | float,
+        labels: torch.Tensor | None = None,
+        augment_labels: torch.Tensor | None = None,
     ) -> torch.Tensor:
         """Denoise ``x`` at noise level ``sigma``.
 
@@ -95,6 +99,8 @@ class EDMPrecond(nn.Module):
             Noise levels, positive.
         labels : torch.Tensor of shape (batch,) (integer classes) or (batch, label_dim), optional
             Class labels for a conditional model.
+        augment_labels : torch.Tensor of shape (batch, augment_dim), optional
+            EDM's augmentation labels, passed to the network (training with augmentation only).
 
         Returns
         -------
@@ -112,7 +118,8 @@ class EDMPrecond(nn.Module):
         x_net = x.to(net_dtype)
         # No labels for a conditional model: the all-zero vector, EDM's unconditional embedding.
         class_labels = one_hot(labels, self.label_dim, batch, x_net, missing="zeros")
-        f_x = self.net(c_in * x_net, c_noise.reshape(batch), class_labels)
+        extra = {} if augment_labels is None else {"augment_labels": augment_labels}
+        f_x = self.net(c_in * x_net, c_noise.reshape(batch), class_labels, **extra)
         return (c_skip * x_net + c_out * f_x.to(net_dtype)).to(x.dtype)
 
 

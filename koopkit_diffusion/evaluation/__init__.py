@@ -3,6 +3,8 @@
 * :mod:`~koopkit_diffusion.evaluation.metrics` — SW1, marginal W1, MMD, energy distance,
   Fréchet distance, precision/recall, feature statistics;
 * :mod:`~koopkit_diffusion.evaluation.inception` — Inception-v3 FID from local weights;
+  :mod:`~koopkit_diffusion.evaluation.image_scores` — FID, Inception Score and precision/recall
+  of images in one pass;
   :mod:`~koopkit_diffusion.evaluation.classifier` — the digits classifier and classifier-FID;
 * :mod:`~koopkit_diffusion.evaluation.scores` — :func:`sample_pair`, :func:`evaluate_2d`,
   :func:`same_noise_scores`, :func:`evaluate_digits`, :func:`compare_digits`,

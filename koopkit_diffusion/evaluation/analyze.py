@@ -23,6 +23,7 @@ def analyze_model(
     teacher: Callable | None,
     out_dir: str | os.PathLike,
     classifier: Any = None,
+    semantics: Callable[[torch.Tensor], tuple[Any, Any]] | None = None,
     n: int = 1000,
     n_flow: int = 512,
     k: int = 10,
@@ -42,8 +43,13 @@ def analyze_model(
         Needed for the representability analysis and the noise partition.
     out_dir : path-like
     classifier : DigitsClassifier, optional
-        For image data: semantic features and classes of the outputs. Without it (flat data)
+        For digits: semantic features and classes of the outputs. Without it or ``semantics``
         the outputs' coordinates are the semantics and their k-means cells the classes.
+    semantics : callable, optional
+        ``semantics(samples) -> (features, classes)`` for other images, e.g.
+        :func:`~koopkit_diffusion.evaluation.image_scores.inception_semantics` (Inception pool3
+        features and Inception classes) for CIFAR-10; its ``space`` attribute, if any, names the
+        space in the report (``semantic_space``).
     n : int, default 1000
         Noises of the latent–semantic analysis.
     n_flow : int, default 512
@@ -72,14 +78,20 @@ def analyze_model(
         semantic = classifier_features(classifier, samples)
         with torch.no_grad():
             classes = classifier(samples.float()).argmax(1).numpy()
+    elif semantics is not None:
+        semantic, classes = semantics(samples.float())
     else:
         semantic = samples.reshape(n, -1)
         (classes,) = latent.cluster_labels(semantic, n_clusters=n_clusters, seed=seed)
     proximity = latent.latent_semantic_proximity(
         latents, noise, semantic, classes, k=k, groups=labels
     )
+    space = "classifier" if classifier is not None else "output"
+    if semantics is not None and classifier is None:
+        space = getattr(semantics, "space", "custom")
     report: dict[str, Any] = {
         "conditional": bool(_label_dim(model)),
+        "semantic_space": space,
         "latent_semantic": proximity.to_dict(),
     }
     figures = {

@@ -38,6 +38,7 @@ __all__ = [
     "load_inception",
     "preprocess",
     "quantize_uint8",
+    "write_random_inception_weights",
 ]
 
 WEIGHTS_FILENAME = "pt_inception-2015-12-05-6726825d.pth"
@@ -289,6 +290,40 @@ def load_inception(
             )
     model.load_state_dict(given, strict=False)
     return model.eval().to(device)
+
+
+def write_random_inception_weights(path: str | os.PathLike, seed: int = 0) -> Path:
+    """Save a randomly initialised :class:`FIDInceptionV3` in the standard file format.
+
+    For smoke tests and examples that exercise the FID code path without the real weights (the
+    scores then mean nothing). The batch-norm statistics are set from 8 random images so that the
+    features differ between images (PyTorch's default initialisation shrinks them to ~1e-7 and
+    every score degenerates). The file has the keys of ``pt_inception-2015-12-05-6726825d.pth``
+    (without ``num_batches_tracked``, as that file) and loads with :func:`load_inception`.
+
+    Parameters
+    ----------
+    path : path-like
+        Output file (its folder is created).
+    seed : int, default 0
+
+    Returns
+    -------
+    pathlib.Path
+    """
+    from koopkit.training import save_checkpoint
+
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        model = FIDInceptionV3()
+        for module in model.modules():
+            if isinstance(module, nn.BatchNorm2d):
+                module.reset_running_stats()
+                module.momentum = None  # the running statistics become those of the batch
+        with torch.no_grad():
+            model.train()(preprocess(torch.rand(8, 3, 32, 32) * 2 - 1))
+    state = {k: v for k, v in model.state_dict().items() if not k.endswith("num_batches_tracked")}
+    return save_checkpoint(state, path)
 
 
 def quantize_uint8(images: torch.Tensor) -> torch.Tensor:

@@ -18,8 +18,10 @@ from .format import PairSetWriter, new_manifest, read_manifest, shard_bounds
 logger = logging.getLogger(__name__)
 
 # BLAS kernels switch code paths for small row counts, which changes the last bits of a row's
-# result; every teacher call gets at least this many rows (short batches are zero-padded and the
-# padding dropped) so that a pair's bytes do not depend on the batch it was computed in.
+# result; every call of a vector teacher gets at least this many rows (short batches are
+# zero-padded and the padding dropped) so that a pair's bytes do not depend on the batch it was
+# computed in. Image teachers are not padded: a padded row costs as much as a real one (8 times
+# the work at batch 8), and convolution libraries pick algorithms by batch size anyway.
 MIN_TEACHER_ROWS = 64
 
 __all__ = ["MIN_TEACHER_ROWS", "generate_pairs", "pair_noise"]
@@ -116,9 +118,10 @@ def generate_pairs(
 
     * **determinism** — the noise bytes depend on ``(seed, i)`` only; the sample bytes too, as long
       as the teacher treats the rows of a batch independently. Batches are laid out from each
-      shard's start and every call has at least :data:`MIN_TEACHER_ROWS` rows, which makes the
-      project's MLP teachers on CPU byte-identical whatever ``batch_size``; GPU kernels may pick
-      other algorithms for other batch sizes, so on a GPU keep ``batch_size`` to reproduce bytes;
+      shard's start and every call of a vector teacher has at least :data:`MIN_TEACHER_ROWS`
+      rows, which makes the project's MLP teachers on CPU byte-identical whatever
+      ``batch_size``; image teachers and GPU kernels may pick other algorithms for other batch
+      sizes, so there keep ``batch_size`` to reproduce bytes;
     * **resumability** — a shard is complete once the manifest lists it; rerunning the call
       (after an interruption, even ``SIGKILL``) skips complete shards and recomputes the others
       whole; complete shards are never rewritten;
@@ -232,7 +235,7 @@ def generate_pairs(
 
     def sample_batch(noise: np.ndarray, labels: np.ndarray | None) -> np.ndarray:
         rows = noise.shape[0]
-        pad = max(0, MIN_TEACHER_ROWS - rows)
+        pad = max(0, MIN_TEACHER_ROWS - rows) if len(shape) == 1 else 0
         x = torch.from_numpy(np.concatenate([noise, np.zeros((pad, *shape), noise.dtype)]))
         y = None
         if labels is not None:

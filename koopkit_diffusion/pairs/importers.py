@@ -20,7 +20,7 @@ from tqdm.auto import tqdm
 
 from .format import PairSetWriter, new_manifest, read_manifest
 
-__all__ = ["import_npz_per_pair", "import_torch_shards", "import_trajectories"]
+__all__ = ["NPZ_KEYS", "import_npz_per_pair", "import_torch_shards", "import_trajectories"]
 
 Chunk = tuple[np.ndarray, np.ndarray, "np.ndarray | None"]
 
@@ -146,12 +146,35 @@ def _write(
     return read_manifest(out_dir)
 
 
+#: Keys under which released pair files store their ends (the KDM authors' sets use all three).
+NPZ_KEYS = ("endpoints", "arr_0", "arr1")
+
+
+def _label_of(value: np.ndarray, label_dim: int, path: Path) -> np.ndarray:
+    """A file's ``label`` as an integer class: an integer, or a one-hot vector of label_dim."""
+    if not label_dim:
+        raise ValueError(f"{path} has labels: pass label_dim (the number of classes)")
+    flat = np.asarray(value).reshape(-1)
+    if flat.size == 1:
+        if float(flat[0]) != round(float(flat[0])):
+            raise ValueError(f"{path}: label {flat[0]} is not a whole class index")
+        return flat.astype(np.int64)
+    if flat.size == label_dim and np.isin(flat, (0, 1)).all() and flat.sum() == 1:
+        return np.array([int(np.argmax(flat))], np.int64)
+    raise ValueError(
+        f"{path}: label of shape {np.shape(value)} is neither an integer class nor a one-hot "
+        f"vector of label_dim={label_dim} entries"
+    )
+
+
 def import_npz_per_pair(
     src: str | os.PathLike | Sequence[str | os.PathLike],
     out_dir: str | os.PathLike,
     *,
     noise_index: int | None = None,
     noise_scale: float | None = None,
+    sample_index: int | None = None,
+    key: str | None = None,
     sigma_max: float = 80.0,
     label_dim: int = 0,
     shard_size: int = 10_000,
@@ -160,10 +183,21 @@ def import_npz_per_pair(
     resume: bool = True,
     progress: bool = True,
 ) -> dict[str, Any]:
-    """Import one ``.npz`` file per pair (the layout of several released pair sets).
+    """Import one ``.npz`` file per pair (the layout of the KDM authors' released sets).
 
-    Each file holds ``arr_0`` of shape ``(2, *shape)`` = ``[end_a, end_b]``, or ``endpoints`` of
-    that shape plus an optional integer ``label``. Files are taken in sorted name order.
+    Each file holds an array of shape ``(T, *shape)`` under ``key``: the two ends of a pair
+    (``T = 2``) or a whole trajectory (``T > 2``), and optionally a ``label``, an integer class or
+    a one-hot vector of ``label_dim`` entries. Files are taken in sorted name order. The layouts
+    of the released sets (which end is which differs between them, so it is always stated):
+
+    ==================================  ======  ============================  ===============
+    set                                 key     noise / sample index          label
+    ==================================  ======  ============================  ===============
+    CIFAR-10 unconditional (EDM)        arr_0   0 / −1                        —
+    CIFAR-10 conditional (EDM)          endp…   1 / 0 (``[sample, noise]``)   one-hot, 10
+    FFHQ, AFHQv2 64×64 (EDM)            arr_0   −1 / 0                        —
+    CIFAR-10 flow matching              arr1    −1 / 0                        —
+    ==================================  ======  ============================  ===============
 
     Parameters
     ----------
@@ -171,11 +205,15 @@ def import_npz_per_pair(
         A directory of ``*.npz`` files, or the files.
     out_dir : path
         Output pair set.
-    noise_index : {0, 1}
-        Which end is the noise. Required.
+    noise_index : int
+        Index of the noise along the file's first axis (negative counts from the end). Required.
     noise_scale : float
-        The factor the source's noise end carries (``σmax`` if it stores ``σmax·ε``, 1 if it
+        The factor the noise carries in the files (``σmax`` for EDM's ``x_T = σmax·ε``, 1 if it
         stores ``ε``); the stored noise is ``end / noise_scale``. Required.
+    sample_index : int, optional
+        Index of the sample; by default the other end when ``T = 2``, required for trajectories.
+    key : {"endpoints", "arr_0", "arr1"} or str, optional
+        The array's key; by default the one of :data:`NPZ_KEYS` the first file holds.
     sigma_max : float, default 80.0
         σmax of the teacher, recorded as the set's ``noise_scale``.
     label_dim : int, default 0
@@ -188,29 +226,51 @@ def import_npz_per_pair(
     dict
         The manifest of the imported set.
     """
-    _require(noise_index, "noise_index", "state which end of arr_0 / endpoints is the noise (0|1)")
+    _require(noise_index, "noise_index", "state the index of the noise in each file (e.g. 0 or -1)")
     _require(noise_scale, "noise_scale", "state the factor the source noise carries (e.g. 80 or 1)")
-    if noise_index not in (0, 1):
-        raise ValueError(f"noise_index must be 0 or 1, got {noise_index}")
     files = _files(src, ".npz")
+    with np.load(files[0], allow_pickle=False) as z:
+        found = [k for k in NPZ_KEYS if k in z.files]
+        if key is None and len(found) != 1:
+            raise ValueError(
+                f"{files[0]} holds {z.files}: pass key= (one of {NPZ_KEYS} or another key)"
+            )
+        key = key if key is not None else found[0]
+        if key not in z.files:
+            raise ValueError(f"{files[0]}: no array {key!r}; the file holds {z.files}")
+        length = z[key].shape[0] if z[key].ndim >= 2 else 0
+    if length < 2:
+        raise ValueError(f"{files[0]}: {key} must have shape (T >= 2, *shape)")
+    if sample_index is None:
+        if length != 2:
+            raise ValueError(
+                f"{files[0]}: {key} holds a trajectory of {length} states: state sample_index "
+                "(e.g. -1 or 0) as well as noise_index"
+            )
+        sample_index = 1 - noise_index % 2
+    for name, index in (("noise_index", noise_index), ("sample_index", sample_index)):
+        if not -length <= index < length:
+            raise ValueError(f"{name}={index} outside the {length} states of {key}")
+    if noise_index % length == sample_index % length:
+        raise ValueError("noise_index and sample_index name the same state")
 
-    def read(path: Path) -> tuple[np.ndarray, np.ndarray | None]:
+    def read(path: Path) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
         with np.load(path, allow_pickle=False) as z:
-            key = "endpoints" if "endpoints" in z.files else "arr_0" if "arr_0" in z.files else None
-            if key is None:
-                raise ValueError(f"{path}: expected key 'arr_0' or 'endpoints', found {z.files}")
-            ends = z[key]
-            label = z["label"].reshape(1) if "label" in z.files else None
-        if ends.ndim < 2 or ends.shape[0] != 2:
-            raise ValueError(f"{path}: {key} must have shape (2, *shape), got {ends.shape}")
-        return ends, label
+            if key not in z.files:
+                raise ValueError(f"{path}: expected key {key!r}, found {z.files}")
+            states = z[key]
+            label = _label_of(z["label"], label_dim, path) if "label" in z.files else None
+        if states.ndim < 2 or states.shape[0] != length:
+            raise ValueError(
+                f"{path}: {key} must have shape ({length}, *shape), got {states.shape}"
+            )
+        return states[noise_index][None], states[sample_index][None], label
 
-    first, _ = read(files[0])
+    first = read(files[0])[0]
 
     def chunks() -> Iterator[Chunk]:
         for path in files:
-            ends, label = read(path)
-            yield ends[noise_index][None], ends[1 - noise_index][None], label
+            yield read(path)
 
     return _write(
         chunks(),
@@ -222,7 +282,10 @@ def import_npz_per_pair(
         sigma_max=sigma_max,
         shard_size=shard_size,
         dtype=dtype,
-        source=f"import:npz-per-pair(noise_index={noise_index}, noise_scale={noise_scale})",
+        source=(
+            f"import:npz-per-pair(key={key!r}, noise_index={noise_index}, "
+            f"sample_index={sample_index}, noise_scale={noise_scale})"
+        ),
         teacher_description=teacher_description,
         resume=resume,
         progress=progress,

@@ -8,7 +8,9 @@ picks its scores from the data's name, never from the shape of a sample:
 2-D toys               SW1 and marginal W1 against the teacher's samples and the true
                        distribution, with the floor of two independent true sets
 ``digits``             classifier-FID, coverage and precision/recall against the training split
-``cifar10``, folders   Inception FID when reference statistics and Inception weights are given
+``cifar10``, folders   with Inception weights: Inception Score, precision/recall against the
+                       data's images (or the teacher's samples), and FID with reference
+                       statistics
 unknown (imported)     scores against the teacher's samples only
 =====================  ======================================================================
 
@@ -18,6 +20,7 @@ between runs through its cache folder.
 
 from __future__ import annotations
 
+import logging
 import os
 from collections.abc import Iterator
 from pathlib import Path
@@ -30,6 +33,8 @@ from koopkit.io import write_json
 
 from .record import RunRecord
 from .training import LoadedRun, load_generator, load_teacher
+
+logger = logging.getLogger(__name__)
 
 __all__ = [
     "analyze_run",
@@ -78,7 +83,9 @@ def evaluate_run(
         Digits classifier cache (see
         :func:`~koopkit_diffusion.evaluation.classifier.load_digits_classifier`).
     ref_stats, inception_weights : path-like, optional
-        For Inception FID of image runs.
+        Image runs: with the Inception weights, the Inception Score and precision/recall
+        (against up to ``n`` images of the record's data when its files are there, else against
+        the teacher's samples); with the reference statistics too, FID.
     device : str, default "cpu"
 
     Returns
@@ -100,7 +107,7 @@ def evaluate_run(
     if denoiser is not None:
         outputs["teacher"] = (pair["teacher_samples"], pair["teacher_seconds"], pair["teacher_nfe"])
     report: dict[str, Any] = {"kind": run.record.kind, "data": data, "step": run.step, "n": n}
-    true = None
+    true = real = inception = None
     if data in TOY_2D:
         true, true2 = toy_2d(data, n, seed=seed + 1), toy_2d(data, n, seed=seed + 2)
         report["sw_floor"] = evaluate_2d(true, {"true": true2})["sw_true"]
@@ -120,13 +127,40 @@ def evaluate_run(
             entry.update(evaluate_digits(samples, classifier, reference))
         elif flat and refs:
             entry.update(evaluate_2d(samples, refs))
-        elif not flat and ref_stats and inception_weights:
-            from koopkit_diffusion.evaluation import evaluate_fid
+        elif not flat and inception_weights:
+            from koopkit_diffusion.evaluation.image_scores import image_scores
+            from koopkit_diffusion.evaluation.inception import load_inception
 
-            entry.update(evaluate_fid(samples, ref_stats, inception_weights, device=device))
+            inception = inception or load_inception(inception_weights, device=device)
+            if real is None:
+                real = _data_images(run.record.data, n, seed)
+            reference, source = (real, "data") if real is not None else (None, None)
+            if reference is None and who == "model" and "teacher" in outputs:
+                reference, source = outputs["teacher"][0], "teacher samples"
+            entry.update(image_scores(samples, inception, ref_stats=ref_stats,
+                                      reference=reference, seed=seed, device=device))  # fmt: skip
+            if source:
+                entry["precision_recall_reference"] = source
         report[who] = entry
     write_json(report, Path(run_dir) / "evaluation.json")
     return report
+
+
+def _data_images(data: dict[str, Any] | None, n: int, seed: int) -> torch.Tensor | None:
+    """Up to ``n`` uint8 images of a run's image data (a seeded subset), if its files are there."""
+    from koopkit_diffusion.data import IMAGE_DATA, DataConfig, image_dataset
+
+    if not data or data.get("name") not in IMAGE_DATA or not data.get("root"):
+        return None
+    try:
+        images = image_dataset(DataConfig.from_dict(data)).images
+    except (FileNotFoundError, ValueError) as err:
+        logger.warning("precision/recall against the teacher's samples: %s", err)
+        return None
+    if images.shape[0] > n:
+        idx = np.sort(np.random.default_rng(seed).choice(images.shape[0], n, replace=False))
+        images = images[torch.from_numpy(idx)]
+    return images
 
 
 def analyze_run(
@@ -134,6 +168,7 @@ def analyze_run(
     out_dir: str | os.PathLike | None = None,
     teacher: str | os.PathLike | None = None,
     cache_dir: str | os.PathLike | None = None,
+    inception_weights: str | os.PathLike | None = None,
     **kwargs: Any,
 ) -> dict[str, Any]:
     """:func:`~koopkit_diffusion.evaluation.analyze.analyze_model` on a KDM run.
@@ -148,6 +183,10 @@ def analyze_run(
         noise-partition analyses are skipped.
     cache_dir : path-like, optional
         Digits classifier cache.
+    inception_weights : path-like, optional
+        Natural images (CIFAR-10, image folders): the latent–semantic analysis measures semantics
+        with Inception pool3 features and Inception classes
+        (:func:`~koopkit_diffusion.evaluation.image_scores.inception_semantics`) instead of pixels.
     **kwargs
         ``n``, ``n_flow``, ``k``, ``n_clusters``, ``seed`` of
         :func:`~koopkit_diffusion.evaluation.analyze.analyze_model`.
@@ -162,15 +201,20 @@ def analyze_run(
     run = load_generator(run_dir)
     if run.record.kind != "kdm":
         raise ValueError(f"the latent analyses need a KDM run, got a {run.record.kind!r} run")
-    classifier = None
+    classifier = semantics = None
     if _data_name(run) == "digits":
         from koopkit_diffusion.evaluation.classifier import load_digits_classifier
 
         classifier = load_digits_classifier(cache_dir=cache_dir)
+    elif inception_weights is not None and len(run.model.shape) == 3:
+        from koopkit_diffusion.evaluation.image_scores import inception_semantics
+
+        semantics = inception_semantics(inception_weights)
     out = Path(out_dir) if out_dir is not None else Path(run_dir) / "analysis"
     return analyze_model(
-        run.model, _teacher_of(run, teacher, "cpu"), out, classifier=classifier, **kwargs
-    )
+        run.model, _teacher_of(run, teacher, "cpu"), out, classifier=classifier,
+        semantics=semantics, **kwargs,
+    )  # fmt: skip
 
 
 def sample_run(

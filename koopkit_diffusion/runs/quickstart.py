@@ -148,7 +148,7 @@ def run_quickstart(
 
     from .pairs import generate_pair_set
     from .presets import get_preset
-    from .training import train_run
+    from .training import load_teacher, train_run
 
     cfg = config or QuickstartConfig(seed=seed)
     out = Path(out)
@@ -171,6 +171,7 @@ def run_quickstart(
     )
     logger.info("[1/5] teacher: %d steps", cfg.teacher_steps)
     train_run(teacher_preset, out / "teacher", resume="auto")
+    load_teacher(out / "teacher")  # fails here, not in the pair stage, if the run is unusable
     timings["teacher_train_s"] = _done(1, "teacher", t0)
 
     t0 = time.perf_counter()

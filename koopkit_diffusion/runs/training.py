@@ -2,8 +2,8 @@
 
 One entry, :func:`train_run`, for teachers and students: a teacher preset trains an EDM teacher
 on its data, a student preset trains a KDM (or the KD baseline) on a pair set. Both go through
-:class:`koopkit_diffusion.trainer.loop.Trainer` (EMA, bf16, DDP under ``torchrun``, exact resume)
-and leave the same run directory: the record ``run.json``, the trainer's ``config.json``,
+:class:`koopkit_diffusion.trainer.loop.Trainer` (EMA, bf16, DDP under ``torchrun``, exact
+resume) and leave the same run directory: the record ``run.json``, the trainer's ``config.json``,
 ``metrics.jsonl``, ``checkpoints/`` and sample figures.
 """
 
@@ -150,6 +150,10 @@ def train_run(
     resume: bool | str = False,
     n_sample_points: int = 2000,
     verify_pairs: bool = True,
+    fid_every: int | None = None,
+    fid_ref: str | os.PathLike | None = None,
+    inception_weights: str | os.PathLike | None = None,
+    fid_n: int = 10_000,
 ):
     """Train a preset into the run directory ``out``: a teacher on its data, a student on pairs.
 
@@ -178,6 +182,15 @@ def train_run(
         that this run has not verified yet; verified files are remembered by size and
         modification time in ``out/verified-pairs.json``, so a resumed run reads nothing again.
         ``False`` skips it (the manifest's consistency and the file sizes are still checked).
+    fid_every : int, optional
+        Image models: measure FID every this many training images and keep the best EMA weights
+        in ``out/best.pt`` (:class:`~koopkit_diffusion.runs.best_checkpoint.FIDTracker`; records
+        in ``out/fid.jsonl``, the best in ``out/best.json``). ``train.sample_every`` is lowered to
+        the matching number of steps if it is larger.
+    fid_ref, inception_weights : path-like, optional
+        Reference statistics and Inception weights; required with ``fid_every``.
+    fid_n : int, default 10000
+        Samples per measurement.
 
     Returns
     -------
@@ -197,13 +210,29 @@ def train_run(
     elif overrides:
         preset = apply_overrides(preset, overrides)
     out = Path(out)
+    tracker, figures = None, bool(preset.train.sample_every)
+    if fid_every is not None:
+        from .best_checkpoint import FIDTracker
+
+        if fid_ref is None or inception_weights is None:
+            raise ValueError("fid_every needs fid_ref (reference statistics) and inception_weights")
+        tracker = FIDTracker(
+            fid_ref, inception_weights, fid_every, preset.train.batch_size, preset.train.steps,
+            n=fid_n,
+        )  # fmt: skip
+        if not preset.train.sample_every or preset.train.sample_every > tracker.sample_every:
+            train = dataclasses.replace(preset.train, sample_every=tracker.sample_every)
+            preset = dataclasses.replace(preset, train=train)
     if preset.kind == "teacher":
-        from koopkit_diffusion.data import training_set
+        from koopkit_diffusion.data import IMAGE_DATA, image_dataset, training_set
 
         if pairs is not None or kind not in (None, "teacher"):
             raise ValueError(f"{preset.name!r} is a teacher preset: it takes no pairs or kind")
         kind = "teacher"
-        dataset = TensorDictDataset(**training_set(preset.data))
+        if preset.data.name in IMAGE_DATA:  # uint8 in memory, converted (and augmented) per batch
+            dataset = image_dataset(preset.data)
+        else:
+            dataset = TensorDictDataset(**training_set(preset.data))
         config = preset.model
         record = RunRecord(
             "teacher", preset.name, overrides,
@@ -237,7 +266,11 @@ def train_run(
                 + "\n  ".join(differences)
             )
     model = build_model(config, kind, seed=preset.train.seed)
-    on_sample = on_sample if preset.train.sample_every else None
+    on_sample = on_sample if figures else None
+    if tracker is not None:
+        if len(config.shape) != 3:
+            raise ValueError(f"FID is measured on images; {preset.name!r} has shape {config.shape}")
+        tracker.inner, on_sample = on_sample, tracker
     # The trainer checks ``resume`` against the checkpoints before anything is written.
     with Trainer(model, dataset, preset.train, out, on_sample=on_sample, resume=resume) as trainer:
         if _is_main_process():

@@ -42,6 +42,8 @@ class TeacherConfig:
         MLP width and number of residual blocks.
     model_channels, channel_mult, num_blocks, attn_resolutions, dropout
         UNet architecture (see :class:`~koopkit_diffusion.edm.nets.unet.UNet`).
+    augment_dim : int
+        UNet: size of EDM's augmentation labels (9 to train with ``data.augment``; 0: none).
     embedding_type : {"positional", "fourier"}
         Noise-level embedding of either network.
     sigma_data, P_mean, P_std : float
@@ -61,6 +63,7 @@ class TeacherConfig:
     num_blocks: int = 2
     attn_resolutions: tuple[int, ...] = (4,)
     dropout: float = 0.0
+    augment_dim: int = 0
     embedding_type: str = "positional"
     sigma_data: float = 0.5
     P_mean: float = -1.2  # noqa: N815 (the paper's name)
@@ -101,6 +104,13 @@ class TeacherConfig:
             raise ValueError(f"label_dim must be >= 0, got {self.label_dim}")
         if not 0.0 <= self.dropout < 1.0:
             raise ValueError(f"dropout must lie in [0, 1), got {self.dropout}")
+        if isinstance(self.augment_dim, bool) or not isinstance(self.augment_dim, int):
+            raise ValueError(f"augment_dim must be an integer, got {self.augment_dim!r}")
+        if self.augment_dim < 0 or (self.augment_dim and self.network != "unet"):
+            raise ValueError(
+                f"augment_dim must be >= 0, and 0 for network={self.network!r}; got "
+                f"{self.augment_dim}"
+            )
         for name in ("sigma_data", "P_std", "sigma_min", "sigma_max"):
             value = getattr(self, name)
             if not (math.isfinite(value) and value > 0):
@@ -182,7 +192,8 @@ class Teacher(EDMPrecond):
         ----------
         batch : dict
             ``"sample"`` of shape ``(B, *shape)``; ``"label"`` of shape ``(B,)`` for a
-            conditional teacher.
+            conditional teacher; ``"augment_labels"`` of shape ``(B, 9)`` when the data is
+            augmented (:class:`~koopkit_diffusion.data.config.ImageDataset`).
 
         Returns
         -------
@@ -197,7 +208,19 @@ class Teacher(EDMPrecond):
                 f"batch 'sample' must have shape (batch, *{self.shape}), got {tuple(x.shape)}"
             )
         labels = batch.get("label") if self.label_dim else None
-        loss = edm_loss(self, x, labels, self.P_mean, self.P_std, self.sigma_data)
+        augment_labels = batch.get("augment_labels")
+        denoiser = self
+        if augment_labels is not None:
+            if not getattr(self.net, "augment_dim", 0):
+                raise ValueError(
+                    "the batch carries 'augment_labels' (data.augment > 0) but the teacher's "
+                    "network has augment_dim=0; set model.augment_dim=9"
+                )
+
+            def denoiser(x_noisy, sigma, y):  # EDM's loss: the labels of the augmented batch
+                return self(x_noisy, sigma, y, augment_labels=augment_labels)
+
+        loss = edm_loss(denoiser, x, labels, self.P_mean, self.P_std, self.sigma_data)
         return {"total": loss.mean()}
 
 
@@ -234,6 +257,7 @@ def build_teacher(config: TeacherConfig) -> Teacher:
             attn_resolutions=config.attn_resolutions,
             dropout=config.dropout,
             label_dim=config.label_dim,
+            augment_dim=config.augment_dim,
             embedding_type=config.embedding_type,
         )
     return Teacher(

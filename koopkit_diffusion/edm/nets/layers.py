@@ -100,6 +100,9 @@ class FourierEmbedding(nn.Module):
 class Conv2d(nn.Module):
     """2-D convolution with optional 2× up- or down-sampling by a separable FIR filter.
 
+    Parameters ``weight`` (out, in, k, k), ``bias`` (out,) and the buffer ``resample_filter``
+    (1, 1, f, f), as in EDM's ``Conv2d``.
+
     Resampling happens before the convolution: down-sampling is a stride-2 depthwise
     convolution with the normalised filter ``f fᵀ`` (``(1, 1)``: 2×2 average pooling),
     up-sampling its transpose times 4 (``(1, 1)``: nearest neighbour). ``kernel == 0`` means
@@ -127,7 +130,8 @@ class Conv2d(nn.Module):
             _xavier_(self.weight, in_channels * kernel**2, out_channels * kernel**2, gain)
             self.bias = nn.Parameter(torch.zeros(out_channels))
         f = torch.as_tensor(resample_filter, dtype=torch.float32)
-        f = torch.outer(f, f) / f.sum() ** 2
+        # Shape (1, 1, k, k), as EDM's Conv2d stores it, so that imported buffers load as they are.
+        f = (torch.outer(f, f) / f.sum() ** 2)[None, None]
         self.register_buffer("resample_filter", f if (up or down) else None)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -136,7 +140,7 @@ class Conv2d(nn.Module):
         if f is not None:
             f = f.to(x.dtype)
             pad = (f.shape[-1] - 1) // 2
-            kernel = f.expand(x.shape[1], 1, *f.shape)
+            kernel = f.expand(x.shape[1], 1, *f.shape[-2:])
             if self.up:
                 x = F.conv_transpose2d(x, kernel * 4, groups=x.shape[1], stride=2, padding=pad)
             else:

@@ -1,9 +1,13 @@
 """DDPM++-style UNet (Song et al. 2021), configured as in EDM (Karras et al. 2022, Appendix F.2).
 
-The CIFAR-10 configuration (``model_channels=128``, ``channel_mult=(2, 2, 2)``, ``num_blocks=4``,
-``attn_resolutions=(16,)``, 32×32×3, unconditional) has 55,732,739 parameters. EDM's reference
-``SongUNet`` reports 55,733,891: the difference, 1,152 = 9·128, is its augmentation-label map
-(``augment_dim=9``), which this project does not use (checked by a test).
+The module tree mirrors EDM's ``SongUNet`` (DDPM++: positional embedding, standard encoder and
+decoder): ``map_noise``, ``map_label``, ``map_augment``, ``map_layer0/1``, ``enc[<res>_conv |
+<res>_down | <res>_block<i>]``, ``dec[<res>_in0/in1 | <res>_up | <res>_block<i> | <res>_aux_norm
+| <res>_aux_conv]``, and every layer holds the tensors of EDM's layer of the same name with the
+same shapes: importing an EDM network is a renaming (``model.`` → ``net.``), see
+:mod:`koopkit_diffusion.teacher.edm_import`. The CIFAR-10 configuration (``model_channels=128``,
+``channel_mult=(2, 2, 2)``, ``num_blocks=4``, ``attn_resolutions=(16,)``, ``augment_dim=9``,
+32×32×3, unconditional) has EDM's 55,733,891 parameters (checked by a test).
 """
 
 from __future__ import annotations
@@ -38,10 +42,13 @@ class UNet(nn.Module):
     lowest resolution. Attention is used in blocks whose resolution is in ``attn_resolutions``
     (in the decoder, only the last block of the level). The output is GroupNorm + SiLU + 3×3 conv.
 
-    The noise level enters as ``emb = SiLU(L1(SiLU(L0(embed(c_noise) + L(y)))))`` (positional or
-    Fourier embedding, class labels ``y`` through a linear map), which every block adds after its
-    first convolution. With ``noise_labels=None`` the embedding of the noise level is left out (the
-    network is then unconditional in time; used as a KDM encoder/decoder).
+    The noise level enters as ``emb = SiLU(L1(SiLU(L0(embed(c_noise) + L(y) + A(a)))))``
+    (positional or Fourier embedding with its sine and cosine halves swapped as in ``SongUNet``,
+    class labels ``y`` scaled by ``√label_dim`` through a linear map, EDM's augmentation labels
+    ``a`` through a bias-free linear map), which every block adds after its first convolution.
+    With ``noise_labels=None`` the embedding of the noise level is left out (the network is then
+    unconditional in time; used as a KDM encoder/decoder); without ``augment_labels`` the
+    augmentation term is left out, which is EDM's sampling-time behaviour (labels at zero).
 
     **Resolutions**: ``R`` must be a multiple of ``2^(len(channel_mult) − 1)`` to down-sample
     exactly; otherwise the input is zero-padded symmetrically to the next such multiple inside the
@@ -64,6 +71,9 @@ class UNet(nn.Module):
         Dropout inside the residual blocks (EDM uses 0.13 for CIFAR-10).
     label_dim : int, default 0
         Number of classes (0: unconditional).
+    augment_dim : int, default 0
+        Size of EDM's augmentation-label vector (9 when training with
+        :func:`~koopkit_diffusion.data.augment.edm_augment`; 0: no augmentation map).
     embedding_type : {"positional", "fourier"}, default "positional"
     channel_mult_noise : int, default 1
         Noise embedding size ``model_channels·channel_mult_noise``.
@@ -90,6 +100,7 @@ class UNet(nn.Module):
         attn_resolutions: tuple[int, ...] = (16,),
         dropout: float = 0.0,
         label_dim: int = 0,
+        augment_dim: int = 0,
         embedding_type: str = "positional",
         channel_mult_noise: int = 1,
         channel_mult_emb: int = 4,
@@ -115,6 +126,7 @@ class UNet(nn.Module):
             raise ValueError(f"dropout must lie in [0, 1), got {dropout}")
         self.img_resolution, self.in_channels = img_resolution, in_channels
         self.out_channels, self.label_dim = out_channels, label_dim
+        self.augment_dim = augment_dim
         factor = 2 ** (len(channel_mult) - 1)
         self.internal_resolution = math.ceil(img_resolution / factor) * factor
         emb_channels = model_channels * channel_mult_emb
@@ -126,6 +138,7 @@ class UNet(nn.Module):
         else:
             self.map_noise = FourierEmbedding(noise_channels)
         self.map_label = linear(label_dim, noise_channels) if label_dim else None
+        self.map_augment = linear(augment_dim, noise_channels, bias=False) if augment_dim else None
         self.map_layer0 = linear(noise_channels, emb_channels)
         self.map_layer1 = linear(emb_channels, emb_channels)
         self.noise_channels = noise_channels
@@ -157,14 +170,16 @@ class UNet(nn.Module):
                 cin, cout = cout + skips.pop(), model_channels * mult
                 attn = idx == num_blocks and res in attn_resolutions
                 self.dec[f"{res}x{res}_block{idx}"] = UNetBlock(cin, cout, attention=attn, **block)
-        self.out_norm = group_norm(cout)
-        self.out_conv = Conv2d(cout, out_channels, 3, gain=1e-5)
+        res = self.internal_resolution
+        self.dec[f"{res}x{res}_aux_norm"] = group_norm(cout)
+        self.dec[f"{res}x{res}_aux_conv"] = Conv2d(cout, out_channels, 3, gain=1e-5)
 
     def forward(
         self,
         x: torch.Tensor,
         noise_labels: torch.Tensor | None = None,
         class_labels: torch.Tensor | None = None,
+        augment_labels: torch.Tensor | None = None,
     ) -> torch.Tensor:
         """Apply the network.
 
@@ -174,6 +189,8 @@ class UNet(nn.Module):
         noise_labels : torch.Tensor of shape (batch,), optional
             Noise conditioning (``c_noise`` in EDM); None: no time conditioning.
         class_labels : torch.Tensor of shape (batch,) (int) or (batch, label_dim), optional
+        augment_labels : torch.Tensor of shape (batch, augment_dim), optional
+            EDM's augmentation labels (training with augmentation); None at sampling time.
 
         Returns
         -------
@@ -187,10 +204,18 @@ class UNet(nn.Module):
         batch = x.shape[0]
         emb = x.new_zeros(batch, self.noise_channels)
         if noise_labels is not None:
-            emb = emb + self.map_noise(noise_labels.reshape(batch)).to(x.dtype)
+            noise = self.map_noise(noise_labels.reshape(batch)).to(x.dtype)
+            emb = emb + noise.reshape(batch, 2, -1).flip(1).reshape(batch, -1)  # [sin, cos]
         labels = one_hot(class_labels, self.label_dim, batch, x, missing="none")
         if labels is not None:
             emb = emb + self.map_label(labels * math.sqrt(self.label_dim))
+        if augment_labels is not None:
+            if self.map_augment is None or augment_labels.shape != (batch, self.augment_dim):
+                raise ValueError(
+                    f"augment_labels of shape {tuple(augment_labels.shape)} given to a UNet with "
+                    f"augment_dim={self.augment_dim}; expected ({batch}, {self.augment_dim})"
+                )
+            emb = emb + self.map_augment(augment_labels.to(x.dtype))
         emb = F.silu(self.map_layer1(F.silu(self.map_layer0(emb))))
 
         pad = self.internal_resolution - self.img_resolution
@@ -200,11 +225,15 @@ class UNet(nn.Module):
         for module in self.enc.values():
             x = module(x, emb) if isinstance(module, UNetBlock) else module(x)
             skips.append(x)
-        for module in self.dec.values():
-            if x.shape[1] != module.in_channels:
-                x = torch.cat([x, skips.pop()], dim=1)
-            x = module(x, emb)
-        x = self.out_conv(F.silu(self.out_norm(x)))
+        for name, module in self.dec.items():
+            if name.endswith("_aux_norm"):
+                x = module(x)
+            elif name.endswith("_aux_conv"):
+                x = module(F.silu(x))
+            else:
+                if x.shape[1] != module.in_channels:
+                    x = torch.cat([x, skips.pop()], dim=1)
+                x = module(x, emb)
         if pad:
             x = x[
                 ...,

@@ -86,6 +86,12 @@ class Preset:
                     f"gives {self.data.label_dim} classes (set data.labels and model.label_dim "
                     "together)"
                 )
+            if self.data.augment_dim != self.model.augment_dim:
+                raise ValueError(
+                    f"preset {self.name!r}: model.augment_dim={self.model.augment_dim} but the "
+                    f"data gives {self.data.augment_dim} augmentation labels (data.augment="
+                    f"{self.data.augment}; set model.augment_dim=9 with augmentation, 0 without)"
+                )
         elif self.data is not None:
             raise ValueError(f"student preset {self.name!r} trains on pairs: no data section")
 
