@@ -1,0 +1,222 @@
+"""The one run record: what every run directory (teacher, KDM, KD, pair set) holds about itself.
+
+``run.json`` is written by the code that creates the run and read by everything else; nothing is
+guessed from shapes or file layouts. Writers claim a directory with :func:`claim_directory`,
+which refuses a directory that holds a run of another kind.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from koopkit.io import write_json
+
+__all__ = [
+    "RECORD_FILE",
+    "RUN_KINDS",
+    "RunRecord",
+    "claim_directory",
+    "find_record",
+    "manifest_sha256",
+    "record_differences",
+]
+
+RECORD_FILE = "run.json"
+RECORD_FORMAT = 1
+#: What a run directory can hold.
+RUN_KINDS = ("teacher", "kdm", "kd", "pairs")
+_PAIR_MANIFEST = "manifest.json"
+_TRAINER_FILES = ("checkpoints", "config.json")
+
+
+@dataclass
+class RunRecord:
+    """The typed record of a run directory (``run.json``).
+
+    Parameters
+    ----------
+    kind : {"teacher", "kdm", "kd", "pairs"}
+    preset : str or None
+        Name of the preset the run was built from (``None`` for imported or hand-built runs).
+    overrides : dict of str to str
+        The ``--set`` overrides applied to the preset.
+    config : dict
+        The resolved configuration by section (``model``, ``train``, ``data`` for training runs;
+        the generation settings for pair sets).
+    data : dict or None
+        The data the samples come from (a :class:`~koopkit_diffusion.data.DataConfig` as a dict):
+        a teacher's training data, inherited by its pair sets and their students; ``None`` when
+        unknown (imported pairs, say).
+    teacher_run : str or None
+        The teacher run a pair set (and so a student) comes from.
+    pairs : str or None
+        The pair set a student was trained on.
+    pairs_manifest_sha256 : str or None
+        sha256 of that pair set's ``manifest.json`` (which lists the sha256 of every shard).
+    source : str
+        How the run was made: ``"trained"``, ``"generated"``, ``"imported:<format>"``, ...
+    version : str
+        The koopkit version that wrote the record.
+    """
+
+    kind: str
+    preset: str | None = None
+    overrides: dict[str, str] = field(default_factory=dict)
+    config: dict[str, Any] = field(default_factory=dict)
+    data: dict[str, Any] | None = None
+    teacher_run: str | None = None
+    pairs: str | None = None
+    pairs_manifest_sha256: str | None = None
+    source: str = "trained"
+    version: str = ""
+    format: int = RECORD_FORMAT
+
+    def __post_init__(self) -> None:
+        if self.kind not in RUN_KINDS:
+            raise ValueError(f"run kind must be one of {RUN_KINDS}, got {self.kind!r}")
+        # As JSON holds them (tuples become lists), so that a record equals its re-read self.
+        self.config = json.loads(json.dumps(self.config))
+        self.data = None if self.data is None else json.loads(json.dumps(self.data))
+        self.overrides = {str(k): str(v) for k, v in self.overrides.items()}
+        if not self.version:
+            from koopkit_diffusion import __version__
+
+            self.version = __version__
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready dict."""
+        return dataclasses.asdict(self)
+
+    def write(self, directory: str | os.PathLike) -> Path:
+        """Write ``directory/run.json`` atomically; returns its path."""
+        return write_json(self.to_dict(), Path(directory) / RECORD_FILE, sort_keys=True)
+
+    @classmethod
+    def read(cls, directory: str | os.PathLike) -> RunRecord:
+        """Read ``directory/run.json``.
+
+        Raises
+        ------
+        FileNotFoundError
+            No record: the directory is not a run written by koopkit.
+        ValueError
+            The record is malformed or of an unknown format.
+        """
+        path = Path(directory) / RECORD_FILE
+        if not path.is_file():
+            raise FileNotFoundError(
+                f"{path} not found: {directory} is not a koopkit run directory (train it with "
+                "`koopkit-diffusion train` / `teacher train`, or make pairs with `pairs generate`)"
+            )
+        try:
+            values = json.loads(path.read_text())
+        except (json.JSONDecodeError, UnicodeDecodeError) as err:
+            raise ValueError(f"{path} is not valid JSON ({err})") from err
+        if not isinstance(values, dict) or values.get("format") != RECORD_FORMAT:
+            raise ValueError(f"{path} is not a run record of format {RECORD_FORMAT}")
+        names = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(values) - names)
+        if unknown or "kind" not in values:
+            raise ValueError(f"{path}: unknown fields {unknown} or no 'kind'")
+        return cls(**values)
+
+
+def find_record(directory: str | os.PathLike) -> RunRecord | None:
+    """The record of ``directory``, or ``None`` when it has none."""
+    if not (Path(directory) / RECORD_FILE).is_file():
+        return None
+    return RunRecord.read(directory)
+
+
+def claim_directory(directory: str | os.PathLike, kind: str) -> RunRecord | None:
+    """Check that a run of ``kind`` may be written into ``directory``; return its record if any.
+
+    Refuses a regular file, a directory whose record names another kind, a pair set (its
+    ``manifest.json``) for a training run, and a trainer's files for a pair set.
+
+    Raises
+    ------
+    FileExistsError
+        Naming what the directory holds.
+    """
+    if kind not in RUN_KINDS:
+        raise ValueError(f"run kind must be one of {RUN_KINDS}, got {kind!r}")
+    path = Path(directory)
+    if path.exists() and not path.is_dir():
+        raise FileExistsError(f"{path} is a file, not a run directory")
+    for parent in path.parents:
+        if parent.exists() and not parent.is_dir():
+            raise FileExistsError(f"cannot create {path}: {parent} is a file")
+    record = find_record(path) if path.is_dir() else None
+    if record is not None and record.kind != kind:
+        raise FileExistsError(
+            f"{path} holds a {record.kind} run (run.json); it cannot take a {kind} run: choose "
+            "another directory"
+        )
+    if record is None and path.is_dir():
+        if kind != "pairs" and (path / _PAIR_MANIFEST).is_file():
+            raise FileExistsError(f"{path} holds a pair set; it cannot take a {kind} run")
+        if kind == "pairs" and any((path / name).exists() for name in _TRAINER_FILES):
+            raise FileExistsError(f"{path} holds a training run; it cannot take a pair set")
+    return record
+
+
+def manifest_sha256(pairs_dir: str | os.PathLike) -> str:
+    """sha256 of a pair set's ``manifest.json`` (identifies the set: it lists every shard's hash)."""
+    path = Path(pairs_dir) / _PAIR_MANIFEST
+    if not path.is_file():
+        raise FileNotFoundError(f"{path} not found: not a pair set")
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def record_differences(old: RunRecord, new: RunRecord) -> list[str]:
+    """What differs between two records in what a resumed run must keep (config, pairs, kind).
+
+    Returns
+    -------
+    list of str
+        ``"section.field: old → new"`` lines; empty when the runs agree. Fields that do not change
+        the result (progress, logging, checkpoint cadence, device) are ignored.
+    """
+    lines = []
+    if old.kind != new.kind:
+        lines.append(f"kind: {old.kind} → {new.kind}")
+    if old.pairs_manifest_sha256 != new.pairs_manifest_sha256:
+        lines.append(
+            f"pair set: {old.pairs} (manifest {str(old.pairs_manifest_sha256)[:12]}) → "
+            f"{new.pairs} (manifest {str(new.pairs_manifest_sha256)[:12]})"
+        )
+    old_config, new_config = json.loads(json.dumps(old.config)), json.loads(json.dumps(new.config))
+    for section in sorted(set(old_config) | set(new_config)):
+        a, b = old_config.get(section) or {}, new_config.get(section) or {}
+        for name in sorted(set(a) | set(b)):
+            if section == "train" and name in _RESUMABLE_TRAIN_FIELDS:
+                continue
+            if a.get(name) != b.get(name):
+                lines.append(f"{section}.{name}: {a.get(name)!r} → {b.get(name)!r}")
+    return lines
+
+
+# Trainer fields a resumed run may change: they affect logging, speed or length, not the model.
+_RESUMABLE_TRAIN_FIELDS = frozenset(
+    {
+        "steps",
+        "log_every",
+        "checkpoint_every",
+        "keep_last",
+        "sample_every",
+        "graceful_stop",
+        "loss_figure",
+        "tensorboard",
+        "progress",
+        "device",
+        "num_workers",
+        "compile",
+    }
+)
