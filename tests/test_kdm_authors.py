@@ -239,3 +239,47 @@ def test_linear_operator_init_is_torch_default_for_kdm_and_kd_alike():
         assert op.bias.abs().max() > 0  # drawn, not zero
     identity = KDBaseline(KDMConfig(**MLP2D))
     assert torch.equal(identity.middle.weight, torch.eye(8))
+
+
+# ----------------------------------------------------------------------- the outlier analysis
+def _squares(n, seed=0):
+    """Points filling two unit squares far apart (DBSCAN-dense at eps 0.15)."""
+    g = torch.Generator().manual_seed(seed)
+    pts = torch.rand(n, 2, generator=g)
+    pts[n // 2 :, 0] += 3.0
+    return pts
+
+
+def test_detect_outliers_flags_isolated_points_by_dbscan_and_far_points_by_zscore():
+    from koopkit_diffusion.evaluation.outliers import detect_outliers
+
+    pts = torch.cat([_squares(4000), torch.tensor([[1.7, 0.5], [30.0, 0.5]])])
+    found = detect_outliers(pts)
+    assert set(found) == {"dbscan", "zscore", "outlier"}
+    assert found["dbscan"][-2] and found["dbscan"][-1]  # between the squares, and far away
+    assert found["zscore"][-1] and not found["zscore"][-2]  # only the far one is > 3σ
+    assert found["outlier"].sum() == 2  # the squares themselves are dense
+    assert (found["outlier"] == (found["dbscan"] | found["zscore"])).all()
+    with pytest.raises(ValueError, match="shape"):
+        detect_outliers(torch.zeros(5))
+
+
+def test_outlier_analysis_compares_a_model_with_the_teacher_on_the_same_noises(tmp_path):
+    from koopkit_diffusion.evaluation.outliers import outlier_analysis
+
+    class Spreader:  # the teacher's samples, plus a few noises thrown between the squares
+        def sample(self, noise):
+            out = teacher[: len(noise)].clone()
+            far = noise.norm(dim=1) > 2.5
+            k = int(far.sum())  # on a sparse line between the squares, 0.5 apart
+            out[far] = torch.stack([torch.full((k,), 2.0), 0.5 * torch.arange(k)], dim=1)
+            return out
+
+    noise = torch.randn(3000, 2, generator=torch.Generator().manual_seed(1))
+    teacher = _squares(3000)
+    result = outlier_analysis(Spreader(), noise, teacher, out_dir=tmp_path, n_clusters=2)
+    far = (noise.norm(dim=1) > 2.5).float().mean().item()
+    assert result["teacher"]["fraction"] == 0
+    assert result["model"]["fraction"] == pytest.approx(far, abs=1e-9)
+    assert result["model_outlier_noise_radius"] > 2.5 > result["inlier_noise_radius"]
+    assert (tmp_path / "outliers.png").is_file()
