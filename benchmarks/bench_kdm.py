@@ -19,10 +19,14 @@
 from __future__ import annotations
 
 import argparse
+import json
 import os
+import shlex
 import statistics
+import sys
 import tempfile
 import time
+from pathlib import Path
 
 import torch
 import torch.nn.functional as F
@@ -70,7 +74,7 @@ class _PlainKDM(nn.Module):
         return F.mse_loss(zhat, z0) + rec
 
 
-def bench_step(args) -> None:
+def bench_step(args) -> dict:
     from koopkit_diffusion.kdm.networks import ACTIVATIONS
     from koopkit_diffusion.runs import build_model, get_preset
     from koopkit_diffusion.trainer import TensorDictDataset, Trainer
@@ -115,9 +119,11 @@ def bench_step(args) -> None:
     )
     print(f"ratio plain/koopkit: {m_base / m_ours:.2f}x wall, {cpu_base / cpu_ours:.2f}x CPU")
     print("target: ≤ 150 ms wall per step on 2 quiet cores (medians; CPU = process time per step)")
+    return {"batch": n, "koopkit_ms": m_ours, "koopkit_cpu_ms": cpu_ours * 1e3,
+            "plain_ms": m_base, "plain_cpu_ms": cpu_base * 1e3}  # fmt: skip
 
 
-def bench_sample(args) -> None:
+def bench_sample(args) -> dict:
     from koopkit_diffusion.edm import heun_sample
     from koopkit_diffusion.runs import build_model, get_preset, load_teacher
     from koopkit_diffusion.teacher import build_teacher
@@ -139,6 +145,7 @@ def bench_sample(args) -> None:
     print(f"teacher Heun, 35 evaluations: {a * 1e3:.0f} ms")
     print(f"KDM one step:                 {b * 1e3:.1f} ms")
     print(f"speed-up {a / b:.1f}x  (target: ≥ 20x)")
+    return {"n": args.n, "teacher_ms": a * 1e3, "kdm_ms": b * 1e3, "speed_up": a / b}
 
 
 def bench_quality(args) -> None:
@@ -177,9 +184,15 @@ def main() -> None:
     p.add_argument("--eval-pairs", required=True)
     p.add_argument("--n", type=int, default=50_000)
     parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--out", default=None, help="also write the numbers here (JSON)")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
-    {"step": bench_step, "sample": bench_sample, "quality": bench_quality}[args.what](args)
+    result = {"step": bench_step, "sample": bench_sample, "quality": bench_quality}[args.what](args)
+    if args.out and result is not None:
+        report = {"command": shlex.join([sys.executable, *sys.argv]), "threads": args.threads,
+                  "load": os.getloadavg()[0], **result}  # fmt: skip
+        Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+        Path(args.out).write_text(json.dumps(report, indent=2) + "\n")
 
 
 if __name__ == "__main__":
