@@ -16,6 +16,10 @@ weights) with:
 - ``sw_vs_true``: SW1 against ``--n-large`` points of the true board;
 - ``rmse_same_noise``: per-pair error to the teacher's sample of the same noise;
 - ``scale``: least-squares factor ``a`` of student ≈ a · teacher (1: no shrinkage);
+- ``outliers``: the fraction of outliers among 10k samples by the authors' rule (DBSCAN, eps
+  0.15, or a coordinate beyond 3σ; :func:`koopkit_diffusion.evaluation.outliers.outlier_analysis`)
+  on 10k held-out noises, beside the teacher's on the same noises (figures of the first seed in
+  ``<run>/outliers-<weights>/``);
 
 then mean ± std over seeds, and the per-seed difference of every configuration from the first KD
 one. Training time is reported as wall and process CPU seconds.
@@ -43,7 +47,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-KEYS = ("sw_vs_teacher_50k", "sw_same_noise", "sw_vs_true", "rmse_same_noise", "scale")
+KEYS = ("sw_vs_teacher_50k", "sw_same_noise", "sw_vs_true", "rmse_same_noise", "scale", "outliers")
 WEIGHTS = ("ema", "raw")
 
 
@@ -60,8 +64,9 @@ def _parse_config(text: str) -> tuple[str, dict[str, str]]:
     return kind, overrides
 
 
-def _score(model, noise, teacher_50k, large, true) -> dict[str, float]:
+def _score(model, noise, teacher_50k, large, true, held, figure_dir=None) -> dict[str, float]:
     from koopkit_diffusion.evaluation.metrics import sliced_wasserstein
+    from koopkit_diffusion.evaluation.outliers import outlier_analysis
 
     with torch.no_grad():
         fresh = torch.cat([model.sample(noise=c) for c in noise.split(50_000)])
@@ -73,6 +78,9 @@ def _score(model, noise, teacher_50k, large, true) -> dict[str, float]:
         "sw_vs_true": sliced_wasserstein(same, true),
         "rmse_same_noise": float(torch.sqrt(((same - teacher) ** 2).sum(1).mean())),
         "scale": float((same * teacher).sum() / (teacher * teacher).sum()),
+        "outliers": outlier_analysis(model, held["noise"], held["sample"], figure_dir)["model"][
+            "fraction"
+        ],
     }
 
 
@@ -101,6 +109,7 @@ def main() -> None:
     from koopkit.io import write_json
     from koopkit_diffusion.data import checkerboard
     from koopkit_diffusion.evaluation.metrics import sliced_wasserstein
+    from koopkit_diffusion.evaluation.outliers import detect_outliers
     from koopkit_diffusion.pairs import PairDataset
     from koopkit_diffusion.runs import generate_pair_set, get_preset, train_run
 
@@ -126,6 +135,8 @@ def main() -> None:
     teacher_50k = PairDataset(qs / "eval-pairs")[:50_000]["sample"]
     true = checkerboard(args.n_large, seed=5)
     noise = torch.randn(50_000, 2, generator=torch.Generator().manual_seed(12345))
+    held = PairDataset(qs / "eval-pairs")[:10_000]
+    teacher_outliers = detect_outliers(held["sample"])["outlier"].mean()
     print(f"{args.n_large} teacher samples ready in {time.perf_counter() - t0:.0f} s")
 
     floor_50k = [
@@ -147,7 +158,8 @@ def main() -> None:
             row |= {"train_s": time.perf_counter() - t0, "train_cpu_s": time.process_time() - c0}
             ema = res.ema.module if hasattr(res.ema, "module") else res.ema
             for weights, model in zip(WEIGHTS, (ema, res.model), strict=True):
-                scores = _score(model.eval(), noise, teacher_50k, large, true)
+                figures = run / f"outliers-{weights}" if seed == args.first_seed else None
+                scores = _score(model.eval(), noise, teacher_50k, large, true, held, figures)
                 row |= {f"{weights}/{k}": v for k, v in scores.items()}
             print(json.dumps(row), flush=True)
             rows.append(row)
@@ -163,7 +175,8 @@ def main() -> None:
     preset = get_preset(args.preset, budget)
     print(f"\npreset {args.preset}: {preset.train.steps} steps × batch {preset.train.batch_size}; "
           f"{args.seeds} seeds, mean ± std; same noise: {args.n_large} noises")  # fmt: skip
-    header = ("SW 50k indep.", "SW same noise", "SW vs true", "RMSE same noise", "scale")
+    header = ("SW 50k indep.", "SW same noise", "SW vs true", "RMSE same noise", "scale",
+              "outliers")  # fmt: skip
     for weights in WEIGHTS:
         print(f"\n{weights} weights")
         print(f"{'config':34s}" + "".join(f"{h:>18s}" for h in header) + f"{'train s':>9s}")
@@ -174,7 +187,8 @@ def main() -> None:
     teacher_true = sliced_wasserstein(large["sample"], true)
     floor = f"{np.mean(floor_50k):.4f} ± {np.std(floor_50k):.4f}"
     print(f"floor of 'SW 50k indep.' (two independent 50k true sets): {floor};"
-          f" teacher vs true at {args.n_large}: {teacher_true:.4f}")  # fmt: skip
+          f" teacher vs true at {args.n_large}: {teacher_true:.4f}; teacher's outliers on the"
+          f" same 10k noises: {teacher_outliers:.4f}")  # fmt: skip
     diffs: dict[str, dict[str, tuple[float, float]]] = {}
     ref = next((label for label in labels if label.split()[0] == "kd"), None)
     if ref is not None:  # every configuration against the first KD one, seed by seed
@@ -201,6 +215,7 @@ def main() -> None:
         "summary": summary,
         "floor_50k": floor_50k,
         "teacher_vs_true": teacher_true,
+        "teacher_outliers": float(teacher_outliers),
         "minus_first_kd": diffs,
         "n_large": args.n_large,
     }
