@@ -31,8 +31,8 @@ one. Training time is reported as wall and process CPU seconds.
     python benchmarks/bench_kdm_vs_kd.py --quickstart runs/quickstart --preset checkerboard-fast \\
         --config kd --config kdm --config "kdm model.sigma_z=0.4 model.w_rec=1"
 
-Runs, the large teacher set, ``kdm_vs_kd.json`` (with the command) and ``kdm_vs_kd.png`` go to
-``--out``.
+Runs, the large teacher set, ``<report>.json`` (with the command) and ``<report>.png`` go to
+``--out`` (``--report``, default ``kdm_vs_kd``).
 """
 
 from __future__ import annotations
@@ -103,6 +103,7 @@ def main() -> None:
         help="'kd' or 'kdm' followed by preset overrides KEY=VALUE (repeatable; default: kd, kdm)",
     )
     parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--report", default="kdm_vs_kd", help="name of the JSON and PNG files")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
 
@@ -219,9 +220,9 @@ def main() -> None:
         "minus_first_kd": diffs,
         "n_large": args.n_large,
     }
-    write_json(report, out / "kdm_vs_kd.json")
-    _figure(out / "kdm_vs_kd.png", summary, args.n_large)
-    print(f"wrote {out}/kdm_vs_kd.json and kdm_vs_kd.png")
+    write_json(report, out / f"{args.report}.json")
+    _figure(out / f"{args.report}.png", summary, args.n_large)
+    print(f"wrote {out}/{args.report}.json and {args.report}.png")
 
 
 def _figure(path: Path, summary: dict, n_large: int) -> None:
