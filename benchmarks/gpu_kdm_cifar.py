@@ -1,7 +1,8 @@
 """Training throughput of the ``cifar10-uncond`` KDM step on a GPU: fp32 eager vs bf16 (+ compile).
 
 One short prepared script for a GPU machine. It builds the paper-scale preset (three UNets,
-LPIPS with randomly initialised weights in the same file format, patch discriminator), feeds
+LPIPS with randomly initialised weights in the same file format, the authors' discriminator;
+``--preset cifar10-uncond+lpips224`` for LPIPS at 224×224), feeds
 synthetic pairs that already sit on the device, and times :meth:`Trainer.train_step` — the full
 optimizer step: generator forward/backward, NaN guard, Adam, EMA, discriminator step. It prints
 images/s per mode, the speed-up over fp32 eager measured in the same run, and the model-FLOPs
@@ -112,7 +113,7 @@ def separate_lpips_passes(enabled: bool):
     def against(self, xs, y):
         if self.kind != "lpips":
             return original(self, xs, y)
-        lpips = cached_lpips(self.lpips_weights, self.lpips_resize, y.device)
+        lpips = cached_lpips(self.lpips_weights, self.lpips_resize, y.device, self.lpips_pooling)
         target = y.detach().requires_grad_(True)
         return [lpips(x, target).mean() for x in xs]
 

@@ -21,7 +21,7 @@ from tiny_runs import tiny_checkerboard_teacher
 
 from koopkit_diffusion.cli import main
 from koopkit_diffusion.pairs import PairDataset, new_manifest, verify
-from koopkit_diffusion.runs import generate_pair_set
+from koopkit_diffusion.runs import generate_pair_set, get_preset
 
 N_PAIRS, SHARD = 96, 32
 STUDENT = {
@@ -499,7 +499,7 @@ def test_an_output_below_a_regular_file_is_named(base, student, tmp_path, capsys
     [
         ({"model.sigma_z": "0.3"}, "model.sigma_z: 0.4 → 0.3"),
         ({"model.mlp_width": "32"}, "model.mlp_width: 16 → 32"),
-        ({"train.lr": "0.002"}, "train.lr: 0.001 → 0.002"),
+        ({"train.lr": "0.002"}, f"train.lr: {get_preset('checkerboard').train.lr} → 0.002"),
     ],
 )
 def test_resume_with_a_changed_configuration_lists_the_differences(

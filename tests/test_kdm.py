@@ -133,12 +133,11 @@ def test_conditional_sampling_honours_labels():
     # same label, same noise: same sample, whatever the rest of the batch
     mixed = model.sample(noise=eps, labels=torch.tensor([0, 1, 0, 1, 0, 1]))
     assert torch.allclose(mixed[0::2], x0[0::2]) and torch.allclose(mixed[1::2], x1[1::2])
-    # the control term B·y is what advance adds
+    # the control term B·y + c is what advance adds
     z = torch.randn(2, 8)
     y = torch.tensor([2, 2])
-    assert torch.allclose(
-        model.advance(z, y) - model.operator(z), model.control.weight[:, 2].expand(2, -1)
-    )
+    control = model.control.weight[:, 2] + model.control.bias
+    assert torch.allclose(model.advance(z, y) - model.operator(z), control.expand(2, -1))
     with pytest.raises(ValueError, match="labels"):
         model.losses({"noise": eps, "sample": eps})
 

@@ -10,6 +10,7 @@ from hypothesis import strategies as st
 from scipy.optimize import linear_sum_assignment
 
 from koopkit.operators import (
+    ComplexEigendecomposedOperator,
     DenseOperator,
     DiagonalOperator,
     EigendecomposedOperator,
@@ -18,7 +19,7 @@ from koopkit.operators import (
     make_operator,
 )
 
-KINDS = ["dense", "lowrank", "diagonal", "eigendecomposed"]
+KINDS = ["dense", "lowrank", "diagonal", "eigendecomposed", "complex-eigendecomposed"]
 DTYPES = {"float32": torch.float32, "float64": torch.float64}
 
 
@@ -130,6 +131,8 @@ def test_stable_spectrum_inside_unit_disc_for_any_raw_parameters(kind, dim, dtyp
 @given(case=operator_cases)
 def test_gradients_reach_every_parameter(case):
     kind, dim, seed, dtype_name = case
+    if kind == "complex-eigendecomposed":
+        dim = max(dim, 2)  # a one-entry row of P normalises to ±1, which has no gradient
     dtype = DTYPES[dtype_name]
     op = build(kind, dim, seed, dtype)
     z = torch.randn(4, dim, dtype=dtype)
@@ -175,6 +178,9 @@ def test_dense_inits():
     assert torch.equal(DenseOperator(4).matrix(), torch.eye(4))
     q = DenseOperator(4, init="orthogonal", init_scale=2.0).matrix().detach()
     assert torch.allclose(q @ q.T, 4 * torch.eye(4), atol=1e-5)
+    linear = DenseOperator(100, bias=True, init="linear")  # torch.nn.Linear's default
+    for p in (linear.weight, linear.bias):
+        assert p.abs().max() <= 0.1 and p.abs().max() > 0.09 and p.std() > 0.05
     with pytest.raises(ValueError, match="init must be one of"):
         DenseOperator(4, init="zeros")
 
@@ -199,6 +205,56 @@ def test_eigendecomposed_penalty_is_the_inverse_gap():
     gap = op.inverse_penalty()
     assert gap.item() > 1e-3
     assert torch.allclose(op.penalty(), 2.0 * gap)
+    eye = torch.eye(4)
+    mean_gap = ((op.Q @ op.P - eye) ** 2).mean() + ((op.P @ op.Q - eye) ** 2).mean()
+    assert torch.allclose(gap, mean_gap)  # a mean over the entries, not a sum
+
+
+@pytest.mark.parametrize("kind", ["eigendecomposed", "complex-eigendecomposed"])
+def test_eigenvalue_targets_add_the_mean_distance_and_vanish_at_the_targets(kind):
+    torch.manual_seed(0)
+    dim = 6
+    n = dim // 2 if kind == "eigendecomposed" else dim
+    targets = torch.rand(n, 2) * 2 - 1
+    op = make_operator(kind, dim, eigenvalue_targets=targets, target_weight=3.0, inverse_weight=0)
+    if kind == "eigendecomposed":
+        a, b = op.spectrum._block_entries()
+        lam = torch.complex(a, b)
+    else:
+        lam = op.spectrum_values()
+    expected = (lam - torch.complex(targets[:, 0], targets[:, 1])).abs().mean()
+    assert torch.allclose(op.target_penalty(), expected)
+    assert torch.allclose(op.penalty(), 3.0 * expected)
+    assert "eigenvalue_targets" in op.state_dict()  # they travel with checkpoints
+    with torch.no_grad():
+        op.eigenvalue_targets.copy_(torch.stack([lam.real, lam.imag], 1))
+    assert op.target_penalty().item() < 1e-6
+    with pytest.raises(ValueError, match=rf"shape \({n}, 2\)"):
+        make_operator(kind, dim, eigenvalue_targets=torch.zeros(n + 1, 2))
+
+
+def test_complex_eigendecomposed_is_the_real_part_of_the_authors_block_form():
+    """Berman et al.'s code: [z, 0] through real 2d×2d block forms of Q, Λ, P; first half kept."""
+    torch.manual_seed(0)
+    d = 5
+    op = ComplexEigendecomposedOperator(d)
+
+    def block(re, im):
+        return torch.cat([torch.cat([re, -im], 1), torch.cat([im, re], 1)])
+
+    p, q = block(*op.basis()), block(op.Q_re, op.Q_im)
+    lam = block(*(torch.diag(x) for x in op._spectrum_parts()))
+    z = torch.randn(7, d)
+    lifted = torch.cat([z, torch.zeros_like(z)], 1)
+    assert torch.allclose(op(z), (lifted @ q.T @ lam.T @ p.T)[:, :d], atol=1e-5)
+    assert torch.allclose(op(z), z @ op.matrix().T, atol=1e-5)
+    eye = torch.eye(2 * d)
+    mse = torch.nn.functional.mse_loss
+    assert torch.allclose(op.inverse_penalty(), mse(q @ p, eye) + mse(p @ q, eye))
+    assert op.inverse_penalty() > 0.1  # Q starts as a Gaussian, far from P⁻¹
+    assert op.sync_inverse_().inverse_penalty() < 1e-8
+    assert torch.all(op.spectrum_values().abs() < 1)
+    assert sum(t.numel() for t in op.parameters()) == 4 * d * d + 2 * d
 
 
 @pytest.mark.parametrize("kind", ["dense", "lowrank", "diagonal"])

@@ -11,7 +11,9 @@
   :func:`evaluate_fid`;
 * :mod:`~koopkit_diffusion.evaluation.latent` and
   :mod:`~koopkit_diffusion.evaluation.representability` — the checks of KDM's two claims;
-  :func:`analyze_model` runs them; :mod:`~koopkit_diffusion.evaluation.plots` draws them.
+  :func:`analyze_model` runs them; :mod:`~koopkit_diffusion.evaluation.plots` draws them;
+* :mod:`~koopkit_diffusion.evaluation.outliers` — the KDM authors' outlier analysis of 2-D
+  samples (DBSCAN and z-scores) and the noises the outliers come from.
 
 Run directories are opened by :mod:`koopkit_diffusion.runs`, not here.
 """

@@ -50,9 +50,10 @@ class OneStepGenerator(nn.Module):
             huber_c=config.huber_c,
             lpips_weights=config.lpips_weights,
             lpips_resize=config.lpips_resize,
+            lpips_pooling=config.lpips_pooling,
         )
         self.discriminator = (
-            make_discriminator(self.shape, config.discriminator_channels)
+            make_discriminator(self.shape, config.discriminator_channels, config.discriminator)
             if config.w_adv > 0
             else None
         )
@@ -73,6 +74,9 @@ class OneStepGenerator(nn.Module):
         labels = batch.get("label") if self.config.label_dim else None
         return x0, eps, labels
 
+    def _training_fake(self, noise: torch.Tensor, labels: torch.Tensor | None) -> torch.Tensor:
+        return self.generate(noise, labels)
+
     def _adversarial(self, fake: torch.Tensor, eps: torch.Tensor) -> torch.Tensor:
         if self.discriminator is None:
             return fake.new_zeros(())
@@ -84,8 +88,9 @@ class OneStepGenerator(nn.Module):
     def discriminator_loss(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:
         """Non-saturating discriminator loss: teacher samples are real, one-step samples fake.
 
-        The fake samples are those of the last :meth:`losses` call on the same batch (recomputed
-        when the batch differs).
+        The fake samples are those of the last :meth:`losses` call on the same batch; when the
+        batch differs (the discriminator steps before the generator, as in the KDM authors'
+        code), they are drawn afresh, without gradient, the way :meth:`losses` draws them.
 
         Returns
         -------
@@ -97,9 +102,9 @@ class OneStepGenerator(nn.Module):
         x0, eps, labels = self._unpack(batch)
         if self._last_fake is not None and self._last_fake[0] is eps:
             fake = self._last_fake[1]
-        else:
+        else:  # e.g. the discriminator steps first (``TrainerConfig.disc_first``)
             with torch.no_grad():
-                fake = self.generate(eps, labels)
+                fake = self._training_fake(eps, labels)
         self._last_fake = None
         return discriminator_adversarial_loss(self.discriminator(x0), self.discriminator(fake))
 

@@ -12,7 +12,8 @@ trained on the same pairs with the same reconstruction loss (and adversary, if o
 from __future__ import annotations
 
 import torch
-from torch import nn
+
+from koopkit.operators import DenseOperator
 
 from .base import OneStepGenerator
 from .config import KDMConfig
@@ -33,7 +34,8 @@ class KDBaseline(OneStepGenerator):
     Notes
     -----
     Public attributes: ``encoder``, ``middle`` (the ``latent_dim × latent_dim`` affine map, the
-    counterpart of KDM's dense operator), ``decoder``, ``discriminator`` (or ``None``),
+    counterpart of KDM's dense operator, initialised as ``config.operator_init`` says),
+    ``decoder``, ``discriminator`` (or ``None``),
     ``sigma_max``, ``config``.
     """
 
@@ -42,9 +44,7 @@ class KDBaseline(OneStepGenerator):
         self._init_common(config)
         dim = config.latent_dim_resolved
         self.encoder = build_encoder(config, noise=True)
-        self.middle = nn.Linear(dim, dim)
-        nn.init.eye_(self.middle.weight)
-        nn.init.zeros_(self.middle.bias)
+        self.middle = DenseOperator(dim, bias=True, init=config.operator_init)
         self.decoder = build_decoder(config)
 
     def generate(self, noise: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:

@@ -13,6 +13,16 @@ from .losses import LOSS_KINDS
 
 __all__ = ["KDMConfig"]
 
+# Fields with a fixed set of values (the operator and loss kinds are checked with their lists).
+_CHOICES = {
+    "noise_scaling": ("c_in", "unit", "none"),
+    "conditioning": ("control", "labels"),
+    "operator_init": ("identity", "orthogonal", "random", "linear"),
+    "eigenvalue_targets": ("none", "uniform"),
+    "lpips_pooling": ("avg", "max"),
+    "discriminator": ("patch", "dcgan"),
+}
+
 
 @dataclass
 class KDMConfig:
@@ -25,52 +35,89 @@ class KDMConfig:
     sigma_max : float
         Scale of the teacher's starting noise; the model sees ``x_T = sigma_max·ε``.
     sigma_data : float
-        The teacher's data scale: the noise encoder's input is scaled by EDM's
-        ``c_in(σmax) = 1/√(σmax² + σ_data²)`` (:func:`koopkit_diffusion.edm.precond.input_scale`).
+        The teacher's data scale, used by ``noise_scaling="c_in"``.
+    noise_scaling : {"c_in", "unit", "none"}
+        What the noise encoder's input ``x_T = σmax·ε`` is multiplied by first: EDM's
+        ``c_in(σmax) = 1/√(σmax² + σ_data²)`` (unit variance;
+        :func:`koopkit_diffusion.edm.precond.input_scale`), ``1/σmax`` (the encoder sees ``ε``,
+        as the authors' 2-D model, whose flow-matching teacher starts from unit noise) or nothing
+        (the encoder sees ``σmax·ε``, as the authors' image models).
     label_dim : int
         Number of classes (0: unconditional).
+    conditioning : {"control", "labels"}
+        How labels enter a conditional KDM: ``"control"`` — through every network's label
+        embedding *and* a control term ``B·y + c`` added to ``K z`` (the authors'
+        ``KoopmanMatrixAddition``, ``cifar_cond``); ``"labels"`` — through the networks only
+        (their ``OnlyEncDec``).
     network : {"mlp", "unet"}
     latent_dim : int or None
         MLP: latent size (required). UNet: linear projection of the
         ``latent_channels·H·W`` features to this size, ``None`` for no projection.
     mlp_width, mlp_depth, activation
         MLP width (256 in the paper), number of hidden layers, activation.
+    latent_activation : bool
+        MLP encoders end with the activation (the authors' 2-D encoders: five linear layers,
+        each followed by SiLU).
+    time_input : bool
+        Give every network a constant "time" as the authors' code does (a placeholder in one
+        step): 1 for the noise encoder, 0 for the data encoder and the decoder; MLPs take it as
+        one more input, UNets as their noise label. It changes the initial function (a constant
+        input through the first layer / the embedding), not the function class.
     latent_channels, model_channels, channel_mult, num_blocks, attn_resolutions, dropout
-        UNet settings (paper, CIFAR-10: 1, 64, (1, 2, 2, 2), 4, (16,), 0.0).
-    operator : {"dense", "lowrank", "diagonal", "eigendecomposed"}
-        Koopman operator kind from :mod:`koopkit.operators`; ``"dense"`` with bias is the paper's.
+        UNet settings (the authors' CIFAR-10: 1, 64, (1, 2, 2, 2), 4, (16,), 0.1).
+    operator : {"dense", "lowrank", "diagonal", "eigendecomposed", "complex-eigendecomposed"}
+        Koopman operator kind from :mod:`koopkit.operators`; ``"dense"`` with bias is the paper's,
+        ``"complex-eigendecomposed"`` the authors' decomposed one (``cifar_uncond_decomposed``).
     operator_bias : bool
         Learnable affine term ``b`` of the operator (``K z + b``; on in the paper).
+    operator_init : {"identity", "orthogonal", "random", "linear"}
+        Initial dense operator (and the KD baseline's affine map): ``"linear"`` is
+        ``torch.nn.Linear``'s, the authors'.
     operator_rank : int or None
         Rank of the low-rank operator.
+    eigenvalue_targets : {"none", "uniform"}
+        Targets of the eigendecomposed operators' spectra, added as ``mean|λ − t|`` to the
+        operator penalty: ``"uniform"`` draws each target's real and imaginary part from
+        ``U(−1, 1)`` once, at construction (the authors' ``Uniform``).
     sigma_z : float
         Latent noise ``σz`` (0.4 in the paper).
-    loss : {"mse", "pseudo_huber", "lpips"}
-        Reconstruction loss ``ℓ``.
+    loss : {"mse", "pseudo_huber", "lpips", "mse+lpips"}
+        Reconstruction loss ``ℓ`` (``"mse+lpips"`` is the sum, the authors' ``BOTH``).
     huber_c : float or None
         ``c`` of the pseudo-Huber loss (default ``0.00054·√d``).
     lpips_weights : str or None
         Folder of the LPIPS weight files (see :class:`koopkit_diffusion.kdm.lpips.LPIPS`).
     lpips_resize : int or None
-        Resolution LPIPS compares at.
+        Resolution LPIPS compares at; ``None`` (default) is the input's own, as the authors (piq).
+    lpips_pooling : {"avg", "max"}
+        Pooling of the VGG trunk: average (piq's ``replace_pooling=True``, the authors') or max
+        (the original LPIPS).
     w_latent, w_rec, w_push, w_operator : float
-        Loss weights (1 by default).
+        Loss weights (1 by default). With ``w_push = 0`` the push term is still computed, without
+        gradient, for the logs.
     w_adv : float
         Adversarial weight ``w``; the term enters as ``0.01·w·L_adv``. ``0`` turns the adversary
         (and its discriminator) off.
+    discriminator : {"patch", "dcgan"}
+        ``"patch"``: a GroupNorm PatchGAN (the project's); ``"dcgan"``: the authors' (BatchNorm,
+        one logit per 32×32 image).
     discriminator_channels : int
-        Width of the discriminator.
+        Width of the discriminator's first layer.
     """
 
     shape: tuple[int, ...] = (2,)
     sigma_max: float = 80.0
     sigma_data: float = 0.5
+    noise_scaling: str = "c_in"
     label_dim: int = 0
+    conditioning: str = "control"
     network: str = "mlp"
     latent_dim: int | None = 256
     mlp_width: int = 256
     mlp_depth: int = 3
     activation: str = "silu"
+    latent_activation: bool = False
+    time_input: bool = False
     latent_channels: int = 1
     model_channels: int = 64
     channel_mult: tuple[int, ...] = (1, 2, 2, 2)
@@ -79,17 +126,21 @@ class KDMConfig:
     dropout: float = 0.0
     operator: str = "dense"
     operator_bias: bool = True
+    operator_init: str = "identity"
     operator_rank: int | None = None
+    eigenvalue_targets: str = "none"
     sigma_z: float = 0.4
     loss: str = "mse"
     huber_c: float | None = None
     lpips_weights: str | None = None
-    lpips_resize: int | None = 224
+    lpips_resize: int | None = None
+    lpips_pooling: str = "avg"
     w_latent: float = 1.0
     w_rec: float = 1.0
     w_push: float = 1.0
     w_operator: float = 1.0
     w_adv: float = 0.0
+    discriminator: str = "patch"
     discriminator_channels: int = 64
     unet_kwargs: dict[str, Any] = field(default_factory=dict)
 
@@ -111,6 +162,20 @@ class KDMConfig:
             raise ValueError(f"network='mlp' needs a positive latent_dim, got {self.latent_dim}")
         if self.latent_dim is not None and self.latent_dim < 1:
             raise ValueError(f"latent_dim must be positive or None, got {self.latent_dim}")
+        for name, valid in _CHOICES.items():
+            if getattr(self, name) not in valid:
+                raise ValueError(f"{name} must be one of {valid}, got {getattr(self, name)!r}")
+        if self.eigenvalue_targets != "none" and not self.operator.endswith("eigendecomposed"):
+            raise ValueError(
+                "eigenvalue_targets act on an eigendecomposed operator's spectrum; got "
+                f"operator={self.operator!r}"
+            )
+        if self.w_adv > 0 and self.discriminator == "dcgan" and min(self.shape[-2:]) < 32:
+            raise ValueError(
+                f"discriminator='dcgan' needs images of at least 32×32, got shape {self.shape}"
+            )
+        if self.lpips_resize is not None and self.lpips_resize < 16:
+            raise ValueError(f"lpips_resize must be at least 16 or None, got {self.lpips_resize}")
         if self.operator not in OPERATOR_KINDS:
             raise ValueError(
                 f"operator must be one of {sorted(OPERATOR_KINDS)}, got {self.operator!r}"

@@ -1,7 +1,8 @@
 """Discriminators and the non-saturating adversarial losses (Goodfellow et al. 2014) of KDM.
 
-A small patch discriminator for images (an MLP for flat data); the adversarial term enters the KDM
-objective with weight ``0.01·w``.
+For images, a small GroupNorm patch discriminator (the project's) or the KDM authors' DCGAN-style
+one (BatchNorm, one logit per 32×32 image); an MLP for flat data. The adversarial term enters the
+KDM objective with weight ``0.01·w``.
 """
 
 from __future__ import annotations
@@ -13,6 +14,8 @@ import torch.nn.functional as F
 from torch import nn
 
 __all__ = [
+    "DISCRIMINATORS",
+    "DCGANDiscriminator",
     "MLPDiscriminator",
     "PatchDiscriminator",
     "discriminator_adversarial_loss",
@@ -62,6 +65,53 @@ class PatchDiscriminator(nn.Module):
         return self.net(x)
 
 
+class DCGANDiscriminator(nn.Module):
+    """The KDM authors' discriminator, DCGAN-style (Radford et al. 2016).
+
+    Three strided 4×4 convolutions (``channels``, 2×, 4× wide) halve the resolution, each followed
+    by LeakyReLU(0.2), the last two after BatchNorm; a final 4×4 convolution without padding gives
+    the logits: one per 32×32 image, a 5×5 grid per 64×64 image. PyTorch's default
+    initialisation. BatchNorm runs in training mode whenever the model trains, real and fake
+    batches passing separately, as in the authors' code.
+
+    Parameters
+    ----------
+    in_channels : int
+    channels : int, default 64
+
+    Notes
+    -----
+    ``forward(x)`` maps ``(batch, in_channels, H, W)``, ``H, W ≥ 32``, to logits
+    ``(batch, (H/8 − 3)·(W/8 − 3))``.
+    """
+
+    def __init__(self, in_channels: int, channels: int = 64) -> None:
+        super().__init__()
+        if in_channels < 1 or channels < 1:
+            raise ValueError("in_channels and channels must be positive")
+        c = channels
+        self.net = nn.Sequential(
+            nn.Conv2d(in_channels, c, 4, stride=2, padding=1),
+            nn.LeakyReLU(0.2),
+            nn.Conv2d(c, 2 * c, 4, stride=2, padding=1),
+            nn.BatchNorm2d(2 * c),
+            nn.LeakyReLU(0.2),
+            nn.Conv2d(2 * c, 4 * c, 4, stride=2, padding=1),
+            nn.BatchNorm2d(4 * c),
+            nn.LeakyReLU(0.2),
+            nn.Conv2d(4 * c, 1, 4),
+            nn.Flatten(),
+        )
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Logits of shape (batch, n_logits)."""
+        if x.ndim != 4 or min(x.shape[-2:]) < 32:
+            raise ValueError(
+                f"DCGANDiscriminator expects (batch, C, H, W) with H, W >= 32, got {tuple(x.shape)}"
+            )
+        return self.net(x)
+
+
 class MLPDiscriminator(nn.Module):
     """Discriminator for flat data ``(batch, dim)``: an MLP with LeakyReLU(0.2), one logit each.
 
@@ -88,12 +138,24 @@ class MLPDiscriminator(nn.Module):
         return self.net(x.flatten(1))
 
 
-def make_discriminator(shape: tuple[int, ...], channels: int = 64) -> nn.Module:
-    """A :class:`PatchDiscriminator` for images ``(C, H, W)``, an :class:`MLPDiscriminator` else.
+#: Image discriminators by name (``KDMConfig.discriminator``).
+DISCRIMINATORS = ("patch", "dcgan")
 
-    The patch discriminator uses ``min(3, log2(min(H, W)) − 2)`` down-sampling layers so that the
-    patch grid stays at least 4×4.
+
+def make_discriminator(
+    shape: tuple[int, ...], channels: int = 64, kind: str = "patch"
+) -> nn.Module:
+    """The discriminator for samples of ``shape``.
+
+    Images ``(C, H, W)``: a :class:`PatchDiscriminator` (``kind="patch"``, with
+    ``min(3, log2(min(H, W)) − 2)`` down-sampling layers so that the patch grid stays at least
+    4×4) or a :class:`DCGANDiscriminator` (``kind="dcgan"``). Flat data: an
+    :class:`MLPDiscriminator` whatever ``kind``.
     """
+    if kind not in DISCRIMINATORS:
+        raise ValueError(f"discriminator must be one of {DISCRIMINATORS}, got {kind!r}")
+    if len(shape) == 3 and kind == "dcgan":
+        return DCGANDiscriminator(shape[0], channels=channels)
     if len(shape) == 3:
         n_layers = max(1, min(3, int(math.log2(min(shape[1:]))) - 2))
         return PatchDiscriminator(shape[0], channels=channels, n_layers=n_layers)

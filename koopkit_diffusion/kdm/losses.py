@@ -1,8 +1,8 @@
-"""Reconstruction losses ``ℓ ∈ {mse, pseudo-Huber, LPIPS}`` of the Koopman Distillation Model.
+"""Reconstruction losses ``ℓ ∈ {mse, pseudo-Huber, LPIPS, mse + LPIPS}`` of KDM.
 
 Every reconstruction loss maps two tensors of the same shape ``(batch, *shape)`` to a scalar, the
-mean over the batch (Berman et al. 2025; pseudo-Huber as in Song & Dhariwal 2023). LPIPS lives in
-:mod:`koopkit_diffusion.kdm.lpips`.
+mean over the batch (Berman et al. 2025; pseudo-Huber as in Song & Dhariwal 2023; ``mse+lpips``
+is the sum, the authors' ``BOTH``). LPIPS lives in :mod:`koopkit_diffusion.kdm.lpips`.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from .lpips import LPIPS_LINEAR_FILE, LPIPS_TRUNK_FILE, cached_lpips
 
 __all__ = ["LOSS_KINDS", "ReconstructionLoss", "mse", "pseudo_huber"]
 
-LOSS_KINDS = ("mse", "pseudo_huber", "lpips")
+LOSS_KINDS = ("mse", "pseudo_huber", "lpips", "mse+lpips")
 
 
 def _check_pair(x: torch.Tensor, y: torch.Tensor) -> None:
@@ -77,21 +77,24 @@ def pseudo_huber(x: torch.Tensor, y: torch.Tensor, c: float | None = None) -> to
 
 
 class ReconstructionLoss(nn.Module):
-    """``ℓ(x, y)``: one of mse, pseudo-Huber or LPIPS, reduced to a scalar batch mean.
+    """``ℓ(x, y)``: one of mse, pseudo-Huber, LPIPS or mse + LPIPS, a scalar batch mean.
 
-    The frozen LPIPS network is shared through a per-process cache (keyed by folder, resize and
-    device) rather than registered as a sub-module, so model checkpoints and EMA copies do not
-    carry the VGG weights.
+    The frozen LPIPS network is shared through a per-process cache (keyed by folder, resize,
+    pooling and device) rather than registered as a sub-module, so model checkpoints and EMA
+    copies do not carry the VGG weights.
 
     Parameters
     ----------
-    kind : {"mse", "pseudo_huber", "lpips"}
+    kind : {"mse", "pseudo_huber", "lpips", "mse+lpips"}
     huber_c : float, optional
         ``c`` of :func:`pseudo_huber` (default ``0.00054·√d``).
     lpips_weights : str or os.PathLike, optional
-        Folder of the LPIPS files (required for ``"lpips"``; see :class:`LPIPS`). The files are
+        Folder of the LPIPS files (required with LPIPS; see :class:`LPIPS`). The files are
         checked when the loss is built.
-    lpips_resize : int or None, default 224
+    lpips_resize : int or None, default None
+        Resolution LPIPS compares at (``None``: the input's own).
+    lpips_pooling : {"avg", "max"}, default "avg"
+        Pooling of LPIPS's VGG trunk.
     """
 
     def __init__(
@@ -99,7 +102,8 @@ class ReconstructionLoss(nn.Module):
         kind: str = "mse",
         huber_c: float | None = None,
         lpips_weights: str | os.PathLike | None = None,
-        lpips_resize: int | None = 224,
+        lpips_resize: int | None = None,
+        lpips_pooling: str = "avg",
     ) -> None:
         super().__init__()
         if kind not in LOSS_KINDS:
@@ -108,13 +112,17 @@ class ReconstructionLoss(nn.Module):
         self.huber_c = huber_c
         self.lpips_weights = None if lpips_weights is None else str(lpips_weights)
         self.lpips_resize = lpips_resize
-        if kind == "lpips":
+        self.lpips_pooling = lpips_pooling
+        if "lpips" in kind:
             if lpips_weights is None:
                 raise ValueError(
-                    "the 'lpips' loss needs lpips_weights: a folder holding "
+                    f"the {kind!r} loss needs lpips_weights: a folder holding "
                     f"'{LPIPS_TRUNK_FILE}' and '{LPIPS_LINEAR_FILE}'"
                 )
-            cached_lpips(self.lpips_weights, lpips_resize, torch.device("cpu"))
+            self._lpips(torch.device("cpu"))
+
+    def _lpips(self, device: torch.device):
+        return cached_lpips(self.lpips_weights, self.lpips_resize, device, self.lpips_pooling)
 
     def forward(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
         """Scalar loss between ``x`` and ``y`` of shape ``(batch, *shape)``."""
@@ -127,7 +135,7 @@ class ReconstructionLoss(nn.Module):
     def against(self, xs: Sequence[torch.Tensor], y: torch.Tensor) -> list[torch.Tensor]:
         """``[ℓ(x, y) for x in xs]``, sharing the work on the common target ``y``.
 
-        For LPIPS the target's features are computed once (without gradients when ``y`` needs
+        With LPIPS the target's features are computed once (without gradients when ``y`` needs
         none; see :meth:`LPIPS.distances_to`); the other losses are evaluated one by one.
 
         Parameters
@@ -140,7 +148,9 @@ class ReconstructionLoss(nn.Module):
         list of Tensor
             One scalar per entry of ``xs``.
         """
-        if self.kind != "lpips":
+        if "lpips" not in self.kind:
             return [self(x, y) for x in xs]
-        lpips = cached_lpips(self.lpips_weights, self.lpips_resize, y.device)
-        return [d.mean() for d in lpips.distances_to(xs, y)]
+        distances = [d.mean() for d in self._lpips(y.device).distances_to(xs, y)]
+        if self.kind == "lpips":
+            return distances
+        return [mse(x, y) + d for x, d in zip(xs, distances, strict=True)]

@@ -1,7 +1,9 @@
 """LPIPS (Zhang et al. 2018, the "vgg" variant) from local weight files; nothing is downloaded.
 
 :class:`LPIPS` loads two files from a folder the user provides (see its docstring for their
-format); :func:`cached_lpips` shares one frozen instance per folder, resolution and device.
+format); :func:`cached_lpips` shares one frozen instance per folder, resolution, pooling and
+device. The default is the KDM authors' setting, piq's ``LPIPS(replace_pooling=True)``: the VGG
+trunk with average pooling, at the images' own resolution.
 """
 
 from __future__ import annotations
@@ -33,12 +35,16 @@ _LPIPS_TAPS = (3, 8, 15, 22, 29)
 _LPIPS_CHANNELS = (64, 128, 256, 512, 512)
 
 
-def _vgg16_trunk() -> nn.Sequential:
+POOLINGS = ("avg", "max")
+
+
+def _vgg16_trunk(pooling: str = "max") -> nn.Sequential:
+    pool = nn.AvgPool2d if pooling == "avg" else nn.MaxPool2d
     layers: list[nn.Module] = []
     in_ch = 3
     for item in _VGG16_CFG:
         if item == "M":
-            layers.append(nn.MaxPool2d(kernel_size=2, stride=2))
+            layers.append(pool(kernel_size=2, stride=2))
         else:
             layers += [nn.Conv2d(in_ch, item, kernel_size=3, padding=1), nn.ReLU(inplace=False)]
             in_ch = item
@@ -60,15 +66,27 @@ class LPIPS(nn.Module):
     ``lpips_vgg.pth``
         The linear heads as shipped in the original LPIPS release (``weights/v0.1/vgg.pth``): keys
         ``"lin{i}.model.1.weight"`` of shape ``(1, C_i, 1, 1)``, ``i = 0..4``,
-        ``C = (64, 128, 256, 512, 512)``.
+        ``C = (64, 128, 256, 512, 512)``. piq's ``lpips_weights.pt`` (what the KDM authors'
+        ``piq.LPIPS`` loads) holds the same five heads as a list of ``(1, C_i, 1, 1)`` tensors in
+        layer order; saved under this name, it is read as well.
+
+    The trunk is the same torchvision VGG16 for both poolings: piq's ``replace_pooling=True``
+    swaps each max-pooling for a 2×2 average-pooling and keeps the weights. piq scales inputs in
+    ``[0, 1]`` by the ImageNet mean and std; LPIPS's own scaling of ``[-1, 1]`` inputs used here,
+    ``(x − shift)/scale``, is the same map (``shift = 2·mean − 1``, ``scale = 2·std``).
 
     Parameters
     ----------
     weights_dir : str or os.PathLike
         Folder holding both files.
-    resize : int or None, default 224
-        Inputs are bilinearly resized to ``resize × resize`` first (the VGG trunk needs at least
-        16×16; 224 is the resolution LPIPS was calibrated at). ``None`` keeps the input size.
+    resize : int or None, default None
+        Inputs are bilinearly resized to ``resize × resize`` first (224, ImageNet's resolution
+        for VGG, is what consistency models use for 32×32 images; the LPIPS heads themselves were
+        fit on 64×64 patches); ``None`` compares at the input's own size, which must be at least
+        16×16 (the trunk halves it four times before its last tap).
+    pooling : {"avg", "max"}, default "avg"
+        Pooling between the VGG blocks: average (piq's ``replace_pooling=True``, the KDM
+        authors') or max (the original LPIPS).
 
     Notes
     -----
@@ -77,7 +95,9 @@ class LPIPS(nn.Module):
     the inputs.
     """
 
-    def __init__(self, weights_dir: str | os.PathLike, resize: int | None = 224) -> None:
+    def __init__(
+        self, weights_dir: str | os.PathLike, resize: int | None = None, pooling: str = "avg"
+    ) -> None:
         super().__init__()
         weights_dir = Path(weights_dir)
         trunk_path, lin_path = weights_dir / LPIPS_TRUNK_FILE, weights_dir / LPIPS_LINEAR_FILE
@@ -91,8 +111,10 @@ class LPIPS(nn.Module):
             )
         if resize is not None and resize < 16:
             raise ValueError(f"LPIPS resize must be at least 16 (or None), got {resize}")
-        self.resize = resize
-        self.trunk = _vgg16_trunk()
+        if pooling not in POOLINGS:
+            raise ValueError(f"LPIPS pooling must be one of {POOLINGS}, got {pooling!r}")
+        self.resize, self.pooling = resize, pooling
+        self.trunk = _vgg16_trunk(pooling)
         trunk_state = torch.load(trunk_path, map_location="cpu", weights_only=True)
         if any(k.startswith("features.") for k in trunk_state):
             trunk_state = {
@@ -102,6 +124,8 @@ class LPIPS(nn.Module):
             }
         self.trunk.load_state_dict(trunk_state)
         lin_state = torch.load(lin_path, map_location="cpu", weights_only=True)
+        if isinstance(lin_state, list | tuple):  # piq's lpips_weights.pt
+            lin_state = {f"lin{i}.model.1.weight": w for i, w in enumerate(lin_state)}
         self.lins = nn.ParameterList()
         for i, ch in enumerate(_LPIPS_CHANNELS):
             key = f"lin{i}.model.1.weight"
@@ -119,9 +143,14 @@ class LPIPS(nn.Module):
     def _features(self, x: torch.Tensor) -> list[torch.Tensor]:
         if x.shape[1] == 1:
             x = x.repeat(1, 3, 1, 1)
-        if self.resize is not None and x.shape[-1] != self.resize:
+        if self.resize is not None and x.shape[-2:] != (self.resize, self.resize):
             x = F.interpolate(
                 x, size=(self.resize, self.resize), mode="bilinear", align_corners=False
+            )
+        elif self.resize is None and min(x.shape[-2:]) < 16:
+            raise ValueError(
+                f"LPIPS at native resolution needs images of at least 16×16, got "
+                f"{tuple(x.shape[-2:])}; set a resize (e.g. 224)"
             )
         h = (x - self.shift) / self.scale
         feats = []
@@ -190,13 +219,16 @@ class LPIPS(nn.Module):
         return totals
 
 
-_LPIPS_CACHE: dict[tuple[str, int | None, str], LPIPS] = {}
+_LPIPS_CACHE: dict[tuple[str, int | None, str, str], LPIPS] = {}
 
 
-def cached_lpips(weights_dir: str, resize: int | None, device: torch.device) -> LPIPS:
-    key = (weights_dir, resize, str(device))
+def cached_lpips(
+    weights_dir: str, resize: int | None, device: torch.device, pooling: str = "avg"
+) -> LPIPS:
+    """One shared frozen :class:`LPIPS` per folder, resize, pooling and device."""
+    key = (weights_dir, resize, pooling, str(device))
     if key not in _LPIPS_CACHE:
-        _LPIPS_CACHE[key] = LPIPS(weights_dir, resize=resize).to(device)
+        _LPIPS_CACHE[key] = LPIPS(weights_dir, resize=resize, pooling=pooling).to(device)
     return _LPIPS_CACHE[key]
 
 

@@ -6,12 +6,12 @@ A multi-step diffusion teacher is distilled into a one-step generator by learnin
 
 Training step (paper §3, eqs. 5–8), latent noise ``σz`` (0.4 in the paper)::
 
-    z0 = E_0(x0),  zT = E_T(x_T),  ẑ0 = K(zT + σz·n1) (+ B·y)
+    z0 = E_0(x0),  zT = E_T(x_T),  ẑ0 = K(zT + σz·n1) (+ B·y + c)
     L_latent = ‖z0 − ẑ0‖²                  gradient reaches both encoders
     L_rec    = ℓ(x0, D(z0 + σz·n2))
-    L_push   = ℓ(x0, D(ẑ0))
+    L_push   = ℓ(x0, D(ẑ0))                 (weight 0 in the authors' 2-D model)
     L_adv    = non-saturating GAN loss on D(ẑ0), weight 0.01·w   (optional)
-    L_op     = operator penalty (P⁻¹P ≈ I for the eigendecomposed operator)
+    L_op     = operator penalty (Q ≈ P⁻¹ and eigenvalue targets, eigendecomposed operators)
 
 One-step sampling: ``x0 = D(K(E_T(σmax·ε)))``; ``E_0`` is used in training only.
 """
@@ -42,7 +42,8 @@ class KDM(OneStepGenerator):
     -----
     Public attributes: ``encoder_noise``, ``encoder_data`` (training only) and ``decoder``
     (``E_T``, ``E_0``, ``D``); ``operator`` (``K`` on flat latents ``(batch, latent_dim)``, from
-    :mod:`koopkit.operators`); ``control`` (``B`` of ``B·y``, conditional models, else ``None``);
+    :mod:`koopkit.operators`); ``control`` (``B·y + c``, a ``torch.nn.Linear`` as the authors',
+    when ``config.conditioning == "control"`` and the model is conditional, else ``None``);
     ``discriminator`` (when ``config.w_adv > 0``, else ``None``); ``sigma_max``; ``config``.
     """
 
@@ -54,13 +55,18 @@ class KDM(OneStepGenerator):
         self.decoder = build_decoder(config)
         self.operator = build_operator(config)
         dim = config.latent_dim_resolved
-        self.control = nn.Linear(config.label_dim, dim, bias=False) if config.label_dim else None
-        if self.control is not None:
-            nn.init.zeros_(self.control.weight)
+        with_control = config.label_dim and config.conditioning == "control"
+        self.control = nn.Linear(config.label_dim, dim) if with_control else None
 
     def encode_noise(self, noise: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
         """``zT = E_T(σmax·ε)``: unscaled noise ``(B, *shape)`` → ``(B, latent_dim)``."""
         return self.encoder_noise(noise * self.sigma_max, labels)
+
+    def _training_fake(self, noise: torch.Tensor, labels: torch.Tensor | None) -> torch.Tensor:
+        # D(K(zT + σz·n1)): the samples the push and adversarial terms see in training.
+        z_t = self.encode_noise(noise, labels)
+        z_hat = self.advance(z_t + self.config.sigma_z * torch.randn_like(z_t), labels)
+        return self.decode(z_hat, labels)
 
     def encode_data(self, x0: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
         """``z0 = E_0(x0)``: clean samples ``(B, *shape)`` → latent ``(B, latent_dim)``."""
@@ -109,13 +115,19 @@ class KDM(OneStepGenerator):
         z_t = self.encode_noise(eps, labels)
         z_hat = self.advance(z_t + cfg.sigma_z * torch.randn_like(z_t), labels)
         latent = F.mse_loss(z_hat, z0)
-        # One decoder pass over both inputs: [z0 + σz·n2 ; ẑ0].
-        z_dec = torch.cat([z0 + cfg.sigma_z * torch.randn_like(z0), z_hat])
-        lab_dec = None if labels is None else torch.cat([labels, labels])
-        x_dec = self.decode(z_dec, lab_dec)
-        x_rec, x_push = x_dec[:n], x_dec[n:]
-        reconstruction, push = self.recon_loss.against([x_rec, x_push], x0)
-        adversarial = self._adversarial(x_push, eps)
+        z_rec = z0 + cfg.sigma_z * torch.randn_like(z0)
+        if cfg.w_push > 0 or self.discriminator is not None:
+            # One decoder pass over both inputs: [z0 + σz·n2 ; ẑ0].
+            lab_dec = None if labels is None else torch.cat([labels, labels])
+            x_dec = self.decode(torch.cat([z_rec, z_hat]), lab_dec)
+            x_rec, x_push = x_dec[:n], x_dec[n:]
+            reconstruction, push = self.recon_loss.against([x_rec, x_push], x0)
+        else:  # the push term is logged only (the authors' 2-D model)
+            reconstruction = self.recon_loss(self.decode(z_rec, labels), x0)
+            with torch.no_grad():
+                push = self.recon_loss(self.decode(z_hat, labels), x0)
+            x_push = None
+        adversarial = self._adversarial(x_push, eps) if x_push is not None else latent.new_zeros(())
         penalty = self.operator.penalty()
         total = (
             cfg.w_latent * latent

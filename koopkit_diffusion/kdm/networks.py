@@ -26,6 +26,7 @@ __all__ = [
     "build_decoder",
     "build_encoder",
     "build_operator",
+    "noise_input_scale",
 ]
 
 ACTIVATIONS = {"silu": nn.SiLU, "relu": nn.ReLU, "gelu": nn.GELU, "tanh": nn.Tanh}
@@ -39,7 +40,7 @@ def _activation(name: str) -> nn.Module:
 class MLP(nn.Module):
     """``in_dim → [width]·depth → out_dim`` with an activation between layers.
 
-    A class label enters as a learned embedding concatenated to the input.
+    A class label enters as a learned embedding added after the first layer.
 
     Parameters
     ----------
@@ -51,7 +52,11 @@ class MLP(nn.Module):
     label_dim : int, default 0
         Number of classes (0: unconditional).
     input_scale : float, default 1.0
-        Inputs are multiplied by this first (the noise encoder uses ``1/√(σmax² + σ_data²)``).
+        Inputs are multiplied by this first (the noise encoder's ``noise_scaling``).
+    time : float, optional
+        A constant appended to the input as one more feature (the KDM authors' placeholder time).
+    out_activation : bool, default False
+        End with the activation too (the authors' 2-D encoders).
     """
 
     def __init__(
@@ -63,6 +68,8 @@ class MLP(nn.Module):
         activation: str = "silu",
         label_dim: int = 0,
         input_scale: float = 1.0,
+        time: float | None = None,
+        out_activation: bool = False,
     ) -> None:
         super().__init__()
         if activation not in ACTIVATIONS:
@@ -73,16 +80,22 @@ class MLP(nn.Module):
             raise ValueError(f"MLP width and depth must be positive, got {width} and {depth}")
         self.label_dim = label_dim
         self.input_scale = float(input_scale)
+        self.time = time
         self.label_embed = nn.Linear(label_dim, width, bias=False) if label_dim else None
-        layers: list[nn.Module] = [nn.Linear(in_dim, width), _activation(activation)]
+        first = nn.Linear(in_dim + (time is not None), width)
+        layers: list[nn.Module] = [first, _activation(activation)]
         for _ in range(depth - 1):
             layers += [nn.Linear(width, width), _activation(activation)]
         layers.append(nn.Linear(width, out_dim))
+        if out_activation:
+            layers.append(_activation(activation))
         self.net = nn.Sequential(*layers)
 
     def forward(self, x: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
         """Map ``(batch, in_dim)`` (and optional labels ``(batch,)``) to ``(batch, out_dim)``."""
         h = x.flatten(1) * self.input_scale if self.input_scale != 1.0 else x.flatten(1)
+        if self.time is not None:
+            h = torch.cat([h, h.new_full((h.shape[0], 1), self.time)], dim=1)
         y = one_hot(labels, self.label_dim, h.shape[0], h)
         if y is None:
             return self.net(h)
@@ -102,6 +115,17 @@ def _unet(in_channels: int, out_channels: int, resolution: int, label_dim: int, 
     )
 
 
+def _projection(in_features: int, out_features: int) -> nn.Linear:
+    layer = nn.Linear(in_features, out_features)
+    nn.init.xavier_uniform_(layer.weight)
+    nn.init.zeros_(layer.bias)
+    return layer
+
+
+def _time_labels(time: float | None, ref: torch.Tensor) -> torch.Tensor | None:
+    return None if time is None else ref.new_full((ref.shape[0],), time)
+
+
 class UNetEncoder(nn.Module):
     """Image ``(C, H, W)`` → UNet with ``latent_channels`` outputs → flat latent (+ projection).
 
@@ -116,6 +140,13 @@ class UNetEncoder(nn.Module):
         Keyword arguments of :class:`koopkit_diffusion.edm.nets.unet.UNet` (``model_channels``,
         ``channel_mult``, ``num_blocks``, ``attn_resolutions``, ``dropout``).
     input_scale : float, default 1.0
+    time : float, optional
+        A constant noise label for the UNet (the KDM authors' placeholder time); ``None``
+        leaves the noise embedding out.
+
+    Notes
+    -----
+    The projection has Xavier-uniform weights and a zero bias, as the authors'.
     """
 
     def __init__(
@@ -126,19 +157,22 @@ class UNetEncoder(nn.Module):
         label_dim: int,
         unet: dict,
         input_scale: float = 1.0,
+        time: float | None = None,
     ) -> None:
         super().__init__()
         c, h, w = shape
         self.label_dim = label_dim
         self.input_scale = float(input_scale)
+        self.time = time
         self.net = _unet(c, latent_channels, h, label_dim, unet)
         flat = latent_channels * h * w
-        self.proj = nn.Linear(flat, latent_dim) if latent_dim is not None else None
+        self.proj = _projection(flat, latent_dim) if latent_dim is not None else None
 
     def forward(self, x: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
         """``(batch, C, H, W)`` → ``(batch, latent_dim)``."""
         y = one_hot(labels, self.label_dim, x.shape[0], x)
-        h = self.net(x * self.input_scale, noise_labels=None, class_labels=y).flatten(1)
+        t = _time_labels(self.time, x)
+        h = self.net(x * self.input_scale, noise_labels=t, class_labels=y).flatten(1)
         return self.proj(h) if self.proj is not None else h
 
 
@@ -155,29 +189,40 @@ class UNetDecoder(nn.Module):
         latent_dim: int | None,
         label_dim: int,
         unet: dict,
+        time: float | None = None,
     ) -> None:
         super().__init__()
         c, h, w = shape
         self.label_dim = label_dim
+        self.time = time
         self.latent_shape = (latent_channels, h, w)
         flat = math.prod(self.latent_shape)
-        self.proj = nn.Linear(latent_dim, flat) if latent_dim is not None else None
+        self.proj = _projection(latent_dim, flat) if latent_dim is not None else None
         self.net = _unet(latent_channels, c, h, label_dim, unet)
 
     def forward(self, z: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
         """``(batch, latent_dim)`` → ``(batch, C, H, W)``."""
         y = one_hot(labels, self.label_dim, z.shape[0], z)
         h = self.proj(z) if self.proj is not None else z
-        return self.net(h.view(z.shape[0], *self.latent_shape), noise_labels=None, class_labels=y)
+        t = _time_labels(self.time, z)
+        return self.net(h.view(z.shape[0], *self.latent_shape), noise_labels=t, class_labels=y)
+
+
+def noise_input_scale(config: KDMConfig) -> float:
+    """The factor the noise encoder multiplies ``x_T = σmax·ε`` by (``config.noise_scaling``)."""
+    if config.noise_scaling == "c_in":
+        return c_in(config.sigma_max, config.sigma_data)
+    return 1.0 / config.sigma_max if config.noise_scaling == "unit" else 1.0
 
 
 def build_encoder(config: KDMConfig, noise: bool = False) -> nn.Module:
     """An encoder ``shape → (latent_dim,)``: MLP or UNet as ``config.network`` says.
 
-    With ``noise=True`` it is a noise encoder: its input ``x_T = σmax·ε`` is first scaled by EDM's
-    ``c_in(σmax)`` with the teacher's ``sigma_data`` (unit variance).
+    With ``noise=True`` it is a noise encoder: its input ``x_T = σmax·ε`` is first multiplied by
+    :func:`noise_input_scale`, and its placeholder time (``config.time_input``) is 1, not 0.
     """
-    scale = c_in(config.sigma_max, config.sigma_data) if noise else 1.0
+    scale = noise_input_scale(config) if noise else 1.0
+    time = (1.0 if noise else 0.0) if config.time_input else None
     if config.network == "mlp":
         return MLP(
             math.prod(config.shape),
@@ -187,6 +232,8 @@ def build_encoder(config: KDMConfig, noise: bool = False) -> nn.Module:
             activation=config.activation,
             label_dim=config.label_dim,
             input_scale=scale,
+            time=time,
+            out_activation=config.latent_activation,
         )
     return UNetEncoder(
         config.shape,
@@ -195,11 +242,13 @@ def build_encoder(config: KDMConfig, noise: bool = False) -> nn.Module:
         config.label_dim,
         config.unet,
         input_scale=scale,
+        time=time,
     )
 
 
 def build_decoder(config: KDMConfig) -> nn.Module:
     """A decoder ``(latent_dim,) → shape``: MLP or UNet as ``config.network`` says."""
+    time = 0.0 if config.time_input else None
     if config.network == "mlp":
         return MLP(
             config.latent_dim,
@@ -208,17 +257,35 @@ def build_decoder(config: KDMConfig) -> nn.Module:
             depth=config.mlp_depth,
             activation=config.activation,
             label_dim=config.label_dim,
+            time=time,
         )
     return UNetDecoder(
-        config.shape, config.latent_channels, config.latent_dim, config.label_dim, config.unet
+        config.shape,
+        config.latent_channels,
+        config.latent_dim,
+        config.label_dim,
+        config.unet,
+        time=time,
     )
 
 
 def build_operator(config: KDMConfig) -> nn.Module:
-    """The Koopman operator ``K`` (:mod:`koopkit.operators`) of ``config.operator`` kind."""
+    """The Koopman operator ``K`` (:mod:`koopkit.operators`) of ``config.operator`` kind.
+
+    ``eigenvalue_targets="uniform"`` draws the targets (real and imaginary part ``U(−1, 1)``)
+    from the global generator, after the operator's own parameters.
+    """
     from koopkit.operators import make_operator
 
     dim = config.latent_dim_resolved
+    kwargs: dict = {"bias": config.operator_bias}
     if config.operator == "lowrank":
-        return make_operator("lowrank", dim, rank=config.operator_rank, bias=config.operator_bias)
-    return make_operator(config.operator, dim, bias=config.operator_bias)
+        kwargs["rank"] = config.operator_rank
+    elif config.operator == "dense":
+        kwargs["init"] = config.operator_init
+    op = make_operator(config.operator, dim, **kwargs)
+    if config.eigenvalue_targets == "uniform":
+        n = dim if config.operator == "complex-eigendecomposed" else (dim + 1) // 2
+        with torch.no_grad():
+            op.eigenvalue_targets = torch.rand(n, 2) * 2 - 1
+    return op

@@ -381,7 +381,7 @@ def load_generator(
     record = _read(run_dir, ("kdm", "kd"))
     config = KDMConfig.from_dict(record.config["model"])
     weights = config.lpips_weights
-    if config.loss == "lpips" and not (
+    if "lpips" in config.loss and not (
         weights
         and all((Path(weights) / f).is_file() for f in (LPIPS_TRUNK_FILE, LPIPS_LINEAR_FILE))
     ):

@@ -48,6 +48,10 @@ class TrainerConfig:
         Adam learning rate of the discriminator, if the model has one; ``None`` uses ``lr``.
     disc_betas : tuple of float, default (0.0, 0.99)
         Adam betas of the discriminator.
+    disc_first : bool, default False
+        Step the discriminator before the generator, so that the generator's adversarial term
+        sees the updated discriminator (the KDM authors' order); by default it steps after, on
+        the generator's samples of the same step.
     grad_clip : float or None, default 1.0
         Maximum global gradient norm; ``None`` disables clipping (the norm is still checked
         for NaN/Inf).
@@ -111,6 +115,7 @@ class TrainerConfig:
     lr_final_ratio: float = 0.0
     disc_lr: float | None = None
     disc_betas: tuple[float, float] = (0.0, 0.99)
+    disc_first: bool = False
     grad_clip: float | None = 1.0
     ema_decay: float = 0.9999
     ema_warmup: bool = False

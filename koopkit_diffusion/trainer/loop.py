@@ -291,6 +291,7 @@ class Trainer(ResumableMixin, LoggingMixin):
         lr = self.learning_rate(self.step)
         for group in self.optimizer.param_groups:
             group["lr"] = lr
+        disc_logged = self._disc_step(batch) if self.config.disc_first else {}
         self.optimizer.zero_grad(set_to_none=True)
         with self._autocast():
             losses = self._gen_fn(batch)
@@ -312,22 +313,27 @@ class Trainer(ResumableMixin, LoggingMixin):
                     f"{self._consecutive_bad} consecutive steps with NaN/Inf loss or gradient "
                     f"(step {self.step}); lower the learning rate or check the data"
                 )
-        if self.disc_optimizer is not None:
-            self.disc_optimizer.zero_grad(set_to_none=True)
-            with self._autocast():
-                d_losses = self._disc_fn(batch)
-            d_total = total_loss(d_losses, "model.discriminator_loss(batch)")
-            d_total.backward()
-            d_norm = self._clip(self.disc_params)
-            if self._all_ranks_finite(d_total, d_norm):
-                self.disc_optimizer.step()
-                items = d_losses.items() if isinstance(d_losses, Mapping) else [("total", d_total)]
-                logged.update({f"disc_{k}": v.detach().float() for k, v in items})
-            else:
-                self.disc_optimizer.zero_grad(set_to_none=True)
-                self.bad_disc_steps += 1
+        logged.update(disc_logged if self.config.disc_first else self._disc_step(batch))
         self.step += 1
         return logged if ok else None
+
+    def _disc_step(self, batch: dict[str, Any]) -> dict[str, torch.Tensor]:
+        """One discriminator step (none without one); its detached losses, prefixed ``disc_``."""
+        if self.disc_optimizer is None:
+            return {}
+        self.disc_optimizer.zero_grad(set_to_none=True)
+        with self._autocast():
+            d_losses = self._disc_fn(batch)
+        d_total = total_loss(d_losses, "model.discriminator_loss(batch)")
+        d_total.backward()
+        d_norm = self._clip(self.disc_params)
+        if not self._all_ranks_finite(d_total, d_norm):
+            self.disc_optimizer.zero_grad(set_to_none=True)
+            self.bad_disc_steps += 1
+            return {}
+        self.disc_optimizer.step()
+        items = d_losses.items() if isinstance(d_losses, Mapping) else [("total", d_total)]
+        return {f"disc_{k}": v.detach().float() for k, v in items}
 
     # ------------------------------------------------------------------- loop
     def train(self, stop_at: int | None = None) -> TrainResult:
