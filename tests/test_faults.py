@@ -511,6 +511,26 @@ def test_resume_with_a_changed_configuration_lists_the_differences(
     assert _snapshot(student) == kept
 
 
+def test_a_run_recorded_before_a_field_existed_resumes_when_the_field_keeps_its_default(
+    base, student, capsys
+):
+    """Upgrading koopkit adds config fields; an older run lacks them in run.json. Holding the
+    new field's default (the earlier behaviour) resumes; any other value is refused by name."""
+    from koopkit_diffusion.kdm import KDMConfig
+
+    record = json.loads((student / "run.json").read_text())
+    model = record["config"]["model"]
+    name = "w_latent"  # the checkerboard preset keeps its default
+    assert model[name] == KDMConfig.__dataclass_fields__[name].default
+    del model[name]
+    (student / "run.json").write_text(json.dumps(record))
+    code, _, err = train_cli(capsys, base["pairs"], student, "--resume", **{f"model.{name}": "0.5"})
+    assert code == 2 and "cannot resume" in err and f"model.{name}: None → 0.5" in err
+    code, _, err = train_cli(capsys, base["pairs"], student, "--resume", **{"train.steps": "6"})
+    assert code == 0, err
+    assert json.loads((student / "metrics.jsonl").read_text().splitlines()[-1])["step"] == 6
+
+
 def test_resume_with_another_pair_set_of_the_same_length_is_refused(base, student, capsys):
     code, _, err = train_cli(capsys, base["other"], student, "--resume")
     assert code == 2 and "cannot resume" in err and "pair set:" in err

@@ -24,6 +24,7 @@ __all__ = [
     "claim_directory",
     "find_record",
     "manifest_sha256",
+    "config_defaults",
     "record_differences",
 ]
 
@@ -187,8 +188,19 @@ def manifest_sha256(pairs_dir: str | os.PathLike) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
-def record_differences(old: RunRecord, new: RunRecord) -> list[str]:
+def record_differences(
+    old: RunRecord, new: RunRecord, defaults: dict[str, dict[str, Any]] | None = None
+) -> list[str]:
     """What differs between two records in what a resumed run must keep (config, pairs, kind).
+
+    Parameters
+    ----------
+    old, new : RunRecord
+        The record found in the run directory and the one a resumed run would write.
+    defaults : dict of str to dict, optional
+        ``{section: {field: default}}`` (see :func:`config_defaults`). A field that ``old`` lacks
+        (a record written before the field existed) agrees when ``new`` holds its default: new
+        fields default to the earlier behaviour.
 
     Returns
     -------
@@ -210,9 +222,31 @@ def record_differences(old: RunRecord, new: RunRecord) -> list[str]:
         for name in sorted(set(a) | set(b)):
             if section == "train" and name in _RESUMABLE_TRAIN_FIELDS:
                 continue
+            if name not in a and name in (defaults or {}).get(section, {}):
+                if b.get(name) == json.loads(json.dumps(defaults[section][name])):
+                    continue
             if a.get(name) != b.get(name):
                 lines.append(f"{section}.{name}: {a.get(name)!r} → {b.get(name)!r}")
     return lines
+
+
+def config_defaults(sections: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """``{section: {field: default}}`` of the dataclasses a preset's sections are made of.
+
+    Parameters
+    ----------
+    sections : dict of str to dataclass instance
+        E.g. ``preset.sections()``.
+    """
+    out: dict[str, dict[str, Any]] = {}
+    for section, config in sections.items():
+        out[section] = {}
+        for item in dataclasses.fields(config):
+            if item.default is not dataclasses.MISSING:
+                out[section][item.name] = item.default
+            elif item.default_factory is not dataclasses.MISSING:
+                out[section][item.name] = item.default_factory()
+    return out
 
 
 # Trainer fields a resumed run may change: they affect logging, speed or length, not the model.

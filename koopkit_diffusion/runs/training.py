@@ -26,6 +26,7 @@ from .presets import Preset, apply_overrides, get_preset
 from .record import (
     RunRecord,
     claim_directory,
+    config_defaults,
     find_record,
     manifest_sha256,
     record_differences,
@@ -259,7 +260,7 @@ def train_run(
         on_sample = _student_sampler(n_sample_points)
     existing = claim_directory(out, kind)
     if existing is not None and resume:
-        differences = record_differences(existing, record)
+        differences = record_differences(existing, record, config_defaults(preset.sections()))
         if differences:
             raise ValueError(
                 f"cannot resume {out}: the run was made with another configuration or data:\n  "
