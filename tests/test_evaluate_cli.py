@@ -48,9 +48,14 @@ def test_evaluate_writes_scores_of_model_and_teacher(runs, capsys):
     assert main(["evaluate", "--run", str(run_dir), "--n", "300"]) == 0
     report = json.loads((run_dir / "evaluation.json").read_text())
     assert json.loads(capsys.readouterr().out) == report
-    assert report["model"]["nfe"] == 1 and report["teacher"]["nfe"] == 35
+    # the teacher samples with the steps that made the run's pairs (2 here: 3 evaluations)
+    assert report["model"]["nfe"] == 1 and report["teacher"]["nfe"] == 3
     assert {"sw_teacher", "sw_true", "marginal_w1_true"} <= set(report["model"])
     assert report["sw_floor"] > 0 and report["model"]["sw_true"] > 0
+    assert main(["evaluate", "--run", str(run_dir), "--n", "300", "--heun-steps", "4"]) == 0
+    assert json.loads((run_dir / "evaluation.json").read_text())["teacher"]["nfe"] == 7
+    assert main(["evaluate", "--run", str(run_dir), "--n", "300", "--heun-steps", "1"]) == 2
+    assert "heun_steps must be an integer >= 2" in capsys.readouterr().err
 
 
 def test_analyze_writes_figures_and_json(runs, tmp_path):

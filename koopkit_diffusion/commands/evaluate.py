@@ -30,6 +30,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--teacher", default=None, help="teacher run directory (default: the run record's)"
     )
     ev.add_argument("--no-teacher", action="store_true", help="skip the teacher's scores")
+    ev.add_argument(
+        "--heun-steps",
+        type=positive_int,
+        default=None,
+        help="teacher's Heun steps (default: those that made the run's pair set, else 18)",
+    )
     ev.add_argument("--cache-dir", default=None, help="digits classifier cache folder")
     ev.add_argument("--ref", default=None, help="Inception reference statistics (.npz)")
     ev.add_argument("--inception-weights", default=None, help=_WEIGHTS_HELP)
@@ -99,6 +105,7 @@ def _evaluate(args: argparse.Namespace) -> int:
             ref_stats=args.ref,
             inception_weights=args.inception_weights,
             device=args.device,
+            heun_steps=args.heun_steps,
         )
     )
     return 0

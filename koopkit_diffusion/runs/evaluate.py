@@ -65,6 +65,7 @@ def evaluate_run(
     ref_stats: str | os.PathLike | None = None,
     inception_weights: str | os.PathLike | None = None,
     device: str = "cpu",
+    heun_steps: int | None = None,
 ) -> dict[str, Any]:
     """Score a student run's generator and, beside it, its teacher.
 
@@ -87,6 +88,10 @@ def evaluate_run(
         (against up to ``n`` images of the record's data when its files are there, else against
         the teacher's samples); with the reference statistics too, FID.
     device : str, default "cpu"
+    heun_steps : int, optional
+        Heun steps N of the teacher's sampler (``2N − 1`` evaluations). Default: the steps of the
+        sampler that made the run's pair set (its manifest), so the teacher is scored as the
+        student saw it; 18 (EDM's) when the record names no readable pair set.
 
     Returns
     -------
@@ -102,7 +107,11 @@ def evaluate_run(
     flat = len(run.model.shape) == 1
     n = n or (50_000 if flat else 2000)
     denoiser = _teacher_of(run, teacher, device) if with_teacher else None
-    pair = sample_pair(run.model, denoiser, n, seed=seed)
+    if heun_steps is None:
+        heun_steps = _pair_set_steps(run.record.pairs) or 18
+    elif not (isinstance(heun_steps, int) and heun_steps >= 2):
+        raise ValueError(f"heun_steps must be an integer >= 2, got {heun_steps!r}")
+    pair = sample_pair(run.model, denoiser, n, seed=seed, n_steps=heun_steps)
     outputs = {"model": (pair["samples"], pair["seconds"], pair["nfe"])}
     if denoiser is not None:
         outputs["teacher"] = (pair["teacher_samples"], pair["teacher_seconds"], pair["teacher_nfe"])
@@ -144,6 +153,19 @@ def evaluate_run(
         report[who] = entry
     write_json(report, Path(run_dir) / "evaluation.json")
     return report
+
+
+def _pair_set_steps(pairs: str | None) -> int | None:
+    """Heun steps of the sampler that made a pair set, from its manifest (None if unknown)."""
+    if not pairs:
+        return None
+    from koopkit_diffusion.pairs.format import read_manifest
+
+    try:
+        steps = read_manifest(pairs)["sampler"]["n_steps"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    return steps if isinstance(steps, int) and steps >= 2 else None
 
 
 def _data_images(data: dict[str, Any] | None, n: int, seed: int) -> torch.Tensor | None:
