@@ -45,6 +45,7 @@ def test_quickstart_writes_figure_metrics_and_runs_that_sample_from_the_cli(tmp_
     for model in ("kdm", "kd"):
         for key in ("sw_vs_teacher", "sw_vs_true", "w1_vs_teacher", "w1_vs_true"):
             assert np.isfinite(saved[model][key]) and saved[model][key] >= 0
+    assert saved["quickstart_config"]["heun_steps"] == TINY.heun_steps == 10
     assert saved["teacher"]["nfe"] == 19 and saved["kdm"]["nfe"] == saved["kd"]["nfe"] == 1
     # the teacher is scored against the truth (never against itself), beside the floor
     assert "sw_vs_teacher" not in saved["teacher"]

@@ -237,6 +237,7 @@ def run_quickstart(
     metrics["timings_s"] = timings
     metrics["total_s"] = sum(timings.values())
     metrics["kdm_config"] = preset.model.to_dict() | {"train": preset.train.to_dict()}
+    metrics["quickstart_config"] = dataclasses.asdict(cfg)  # the sizes this run had
 
     kdm = getattr(models["kdm"], "module", models["kdm"])
     plot_distillation_2d(

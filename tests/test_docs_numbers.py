@@ -1,0 +1,68 @@
+"""Numbers quoted in the README and the guide come from the results files that scripts wrote.
+
+A rerun that changes a results file without updating the text (or the reverse) fails here.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import re
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+RESULTS = ROOT / "docs" / "guide" / "results"
+
+
+def _load(name: str) -> dict:
+    return json.loads((RESULTS / name).read_text())
+
+
+def _row(text: str, label: str) -> list[str]:
+    """Cells of the Markdown table row that starts with ``label``."""
+    match = re.search(rf"^\| {re.escape(label)} \|(.*)\|\s*$", text, flags=re.M)
+    assert match, f"no table row {label!r}"
+    return [cell.strip() for cell in match.group(1).split("|")]
+
+
+def test_readme_quickstart_table_is_the_quickstart_metrics_file():
+    metrics = _load("quickstart_metrics.json")
+    readme = (ROOT / "README.md").read_text()
+    teacher = _row(readme, "teacher")
+    assert teacher[0] == str(metrics["teacher"]["nfe"])
+    assert teacher[1] == f"{metrics['teacher']['sw_vs_true']:.4f}"
+    for label, key in (("KDM", "kdm"), ("KD baseline", "kd")):
+        m = metrics[key]
+        expected = [
+            "1",
+            f"{m['sw_vs_true']:.4f}",
+            f"{m['sw_vs_teacher']:.4f}",
+            f"{m['sw_same_noise']:.4f}",
+            f"{m['rmse_same_noise']:.4f}",
+        ]
+        assert _row(readme, label) == expected, label
+    floor = f"{metrics['floor_sw_measured']:.4f} ± {metrics['floor_sw_measured_std']:.4f}"
+    assert floor in readme
+    assert f"{metrics['teacher']['sw_vs_true_over_floor']:.1f}× that floor" in readme
+
+
+def test_quickstart_results_file_is_of_the_default_sizes():
+    """The README quotes ``koopkit-diffusion quickstart`` with its default sizes."""
+    from koopkit_diffusion.runs.quickstart import QuickstartConfig
+
+    metrics = _load("quickstart_metrics.json")
+    default = json.loads(json.dumps(dataclasses.asdict(QuickstartConfig())))
+    recorded = metrics["quickstart_config"]
+    assert {k: v for k, v in recorded.items() if k != "progress"} == {
+        k: v for k, v in default.items() if k != "progress"
+    }
+
+
+@pytest.mark.parametrize("name", sorted(p.name for p in RESULTS.glob("*.json")))
+def test_every_results_file_names_the_command_that_wrote_it(name):
+    data = _load(name)
+    assert "command" in data or "quickstart_config" in data, (
+        f"{name}: a results file records the command that wrote it"
+    )
