@@ -19,6 +19,8 @@ discretisation, not the network's blur. Writes ``--out`` (JSON) and prints a tab
 from __future__ import annotations
 
 import argparse
+import shlex
+import sys
 import time
 from pathlib import Path
 
@@ -76,7 +78,14 @@ def main() -> None:
         f"floor (two independent {args.n} true sets, mean of 4): {floor:.4f} ± {np.std(floors):.4f}"
     )
     write_json(
-        {"teacher": str(args.teacher), "n": args.n, "floor": floor, "floors": floors, "rows": rows},
+        {
+            "command": "python " + shlex.join(sys.argv),
+            "teacher": str(args.teacher),
+            "n": args.n,
+            "floor": floor,
+            "floors": floors,
+            "rows": rows,
+        },
         Path(args.out),
     )
     print(f"wrote {args.out}")

@@ -66,3 +66,21 @@ def test_every_results_file_names_the_command_that_wrote_it(name):
     assert "command" in data or "quickstart_config" in data, (
         f"{name}: a results file records the command that wrote it"
     )
+
+
+def test_cifar_page_throughput_table_is_the_benchmark_file():
+    bench = _load("bench_images_cpu.json")
+    page = (ROOT / "docs" / "guide" / "11-cifar10.md").read_text()
+    t, p = bench["training_step"], bench["pair_generation"]
+    step = _row(page, "training step of `teacher-cifar10-uncond` (images/s)")
+    assert step[:3] == [
+        f"{t['koopkit_images_per_s']:.2f}",
+        f"{t['edm_images_per_s']:.2f}",
+        f"{t['ratio_koopkit_over_edm']:.2f}×",
+    ]
+    pairs = _row(page, "pair generation, 18 Heun steps, 35 NFE (pairs/s)")
+    assert pairs[:3] == [
+        f"{p['koopkit_pairs_per_s']:.3f}",
+        f"{p['edm_pairs_per_s']:.3f}",
+        f"{p['ratio_koopkit_over_edm']:.2f}×",
+    ]
