@@ -84,3 +84,15 @@ def test_cifar_page_throughput_table_is_the_benchmark_file():
         f"{p['edm_pairs_per_s']:.3f}",
         f"{p['ratio_koopkit_over_edm']:.2f}×",
     ]
+
+
+def test_quickstart_page_sampler_table_is_the_benchmark_file():
+    bench = _load("bench_teacher_sampler.json")
+    page = (ROOT / "docs" / "quickstart.md").read_text()
+    for row in bench["rows"]:
+        cells = _row(page, str(row["n_steps"]))
+        assert cells == [
+            str(row["nfe"]),
+            f"{row['teacher_sw']:.4f} ({row['teacher_over_floor']:.2f}×)",
+            f"{row['exact_sw']:.4f} ({row['exact_over_floor']:.2f}×)",
+        ]
