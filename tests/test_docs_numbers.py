@@ -60,9 +60,18 @@ def test_quickstart_results_file_is_of_the_default_sizes():
     }
 
 
+# Results files written by a command that the guide shows beside the numbers (the run's own
+# report, copied here), rather than by a benchmark that records its command line.
+_SHOWN_IN_GUIDE = {"quickstart_kdm_evaluation.json", "quickstart_kdm_analysis.json"}
+
+
 @pytest.mark.parametrize("name", sorted(p.name for p in RESULTS.glob("*.json")))
 def test_every_results_file_names_the_command_that_wrote_it(name):
     data = _load(name)
+    if name in _SHOWN_IN_GUIDE:
+        pages = "".join(p.read_text() for p in (ROOT / "docs").rglob("*.md"))
+        assert name in pages and "koopkit-diffusion" in pages
+        return
     assert "command" in data or "quickstart_config" in data, (
         f"{name}: a results file records the command that wrote it"
     )
@@ -96,3 +105,26 @@ def test_quickstart_page_sampler_table_is_the_benchmark_file():
             f"{row['teacher_sw']:.4f} ({row['teacher_over_floor']:.2f}×)",
             f"{row['exact_sw']:.4f} ({row['exact_over_floor']:.2f}×)",
         ]
+
+
+def test_evaluation_guide_checkerboard_numbers_are_the_results_files():
+    ev = _load("quickstart_kdm_evaluation.json")
+    an = _load("quickstart_kdm_analysis.json")
+    page = (ROOT / "docs" / "guide" / "10-evaluation.md").read_text()
+    section = page[page.index("## Measured on the checkerboard") :]
+    quoted = [
+        f"{ev['model']['sw_true']:.4f} for KDM",
+        f"{ev['teacher']['sw_true']:.4f} for\nthe teacher ({ev['teacher']['nfe']} NFE",
+        f"{ev['model']['sw_teacher']:.4f} between KDM and the teacher",
+        f"{ev['sw_floor']:.4f} ± {ev['sw_floor_std']:.4f}",
+        f"{100 * an['noise_partition_agreement']:.1f} %",
+        f"{an['latent_semantic']['knn_agreement_latent']:.3f} in the latent against "
+        f"{an['latent_semantic']['knn_agreement_noise']:.3f}",
+        f"{an['latent_semantic']['spearman_latent']:.3f} against "
+        f"{an['latent_semantic']['spearman_noise']:.3f}",
+        f"against {an['representability']['residual_state'][0][1]:.3f} for the raw",
+    ]
+    for text in quoted:
+        assert text in section, text
+    quick = _load("quickstart_metrics.json")
+    assert f"{quick['floor_sw_measured']:.4f} ± {quick['floor_sw_measured_std']:.4f}" in section

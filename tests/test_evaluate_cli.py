@@ -52,6 +52,7 @@ def test_evaluate_writes_scores_of_model_and_teacher(runs, capsys):
     assert report["model"]["nfe"] == 1 and report["teacher"]["nfe"] == 3
     assert {"sw_teacher", "sw_true", "marginal_w1_true"} <= set(report["model"])
     assert report["sw_floor"] > 0 and report["model"]["sw_true"] > 0
+    assert 0 < report["sw_floor_std"] < report["sw_floor"]  # four pairs of true sets
     assert main(["evaluate", "--run", str(run_dir), "--n", "300", "--heun-steps", "4"]) == 0
     assert json.loads((run_dir / "evaluation.json").read_text())["teacher"]["nfe"] == 7
     assert main(["evaluate", "--run", str(run_dir), "--n", "300", "--heun-steps", "1"]) == 2
