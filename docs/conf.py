@@ -28,6 +28,7 @@ exclude_patterns = ["_build", "auto_examples/*.ipynb", "auto_examples/*.py", "au
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sphinx_gallery_conf = {
     "examples_dirs": "../examples",
+    "within_subsection_order": "FileNameSortKey",  # 01, 02, ... as in the README
     "gallery_dirs": "auto_examples",
     "filename_pattern": r"/0[1-3]_|/08_|/09_",
     "reset_argv": "gallery_tools.gallery_argv",

@@ -28,7 +28,18 @@ the teacher's flow, the noise-space partition) go into ``analysis-<tag>/``.
 The teacher and the pair sets are cached in ``--workdir`` and reused by later runs. Writes
 ``results-<tag>.json`` and one sample figure per model (``teacher-<tag>.png``, ``kdm-<tag>.png``,
 ``kd-<tag>.png``) there.
+
+Results
+-------
+The KDM guide (:doc:`/guide/08-kdm`, *Example 04*) gives this example's numbers and the
+comparison of KDM and KD over seeds. The quickstart runs the same pipeline at a smaller budget
+(its figure, from ``docs/guide/results/quickstart_metrics.json``'s run):
+
+.. image:: /guide/figures/quickstart.png
+   :alt: true board, teacher, KDM and KD samples, training losses and the KDM operator's spectrum
 """
+
+# sphinx_gallery_thumbnail_path = "guide/figures/quickstart.png"
 
 from __future__ import annotations
 

@@ -18,7 +18,18 @@ Measured on two cores (teacher 2 min, pairs 1 min, KDM 8.9 min, KD 4.5 min): cla
 teacher 2.35, KDM 2.94, KD 2.52 on 1000 held-out noises. Such short runs need the EMA warm-up of
 the ``digits`` preset: without it the average kept about half of the initial weights and both
 students drew washed-out digits (classifier-FID ≈ 700).
+
+Results
+-------
+Samples of a digits teacher, KDM and KD from the same noises (scored by example 07; numbers in
+:doc:`/guide/10-evaluation` and, over seeds at this example's ``--quick`` budget, in
+:doc:`/guide/08-kdm`):
+
+.. image:: /guide/figures/10-digits-samples.png
+   :alt: digits drawn by the teacher, KDM and KD from the same noises
 """
+
+# sphinx_gallery_thumbnail_path = "guide/figures/10-digits-samples.png"
 
 from __future__ import annotations
 
