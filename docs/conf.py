@@ -49,6 +49,8 @@ autodoc_default_options = {"members": True, "show-inheritance": False}
 napoleon_numpy_docstring = True
 napoleon_google_docstring = False
 napoleon_use_rtype = False
+# Grouped parameters ("w_latent, w_rec : float") stay one entry instead of one copy per name.
+napoleon_use_param = False
 
 html_theme = "furo"
 html_title = "koopkit"

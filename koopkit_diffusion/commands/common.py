@@ -97,7 +97,9 @@ def add_fid_tracking(parser: argparse.ArgumentParser) -> None:
         "in RUN/best.pt (records in RUN/fid.jsonl, the best in RUN/best.json)",
     )
     parser.add_argument("--fid-ref", default=None, help="reference statistics (.npz)")
-    parser.add_argument("--inception-weights", default=None, help="pt_inception-2015-12-05-*.pth")
+    parser.add_argument(
+        "--inception-weights", default=None, help="pt_inception-2015-12-05-6726825d.pth"
+    )
     parser.add_argument("--fid-n", type=int, default=10_000, help="samples per measurement")
 
 

@@ -85,7 +85,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     an.add_argument(
         "--inception-weights",
         default=None,
-        help="natural images: semantics from Inception features (pt_inception-2015-12-05-*.pth)",
+        help="natural images: semantics from Inception features (" + _WEIGHTS_HELP[4:] + ")",
     )
     an.add_argument("--out", default=None, help="output folder (default RUN/analysis)")
     an.set_defaults(func=_analyze)

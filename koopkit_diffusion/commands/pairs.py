@@ -13,7 +13,7 @@ __all__ = ["register"]
 _IMPORT_EXAMPLES = """\
 examples, one per published layout (the KDM authors' sets, one .npz per pair; EDM starts its
 sampler at x_T = 80·eps, so its noise carries the factor 80; --sigma-max, the noise level the
-student scales its noise by, is 80 for EDM teachers and 1 for flow matching):
+student scales its noise by, is 80 for EDM teachers and 1 for flow matching)::
 
   # CIFAR-10 unconditional (EDM teacher): arr_0 = [noise, ..., sample]
   koopkit-diffusion pairs import --format npz-per-pair --src cifar10_uncond_train_data \\

@@ -34,7 +34,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
     imp = commands.add_parser(
         "import",
-        help="an EDM network pickle (edm-*.pkl) as a teacher run, read without running its code",
+        help="an EDM network pickle (e.g. edm-cifar10-32x32-cond-vp.pkl) as a teacher run, "
+        "read without running its code",
         description="Import NVIDIA's EDM network pickle (DDPM++, e.g. "
         "edm-cifar10-32x32-cond-vp.pkl, downloaded by hand) as a teacher run. The file is read "
         "with a restricted unpickler: neither its globals nor the module source EDM embeds run.",
