@@ -128,3 +128,21 @@ def test_evaluation_guide_checkerboard_numbers_are_the_results_files():
         assert text in section, text
     quick = _load("quickstart_metrics.json")
     assert f"{quick['floor_sw_measured']:.4f} ± {quick['floor_sw_measured_std']:.4f}" in section
+
+
+def test_kdm_guide_speed_numbers_are_the_benchmark_files():
+    flops, step, sample = (_load(f"kdm_{n}.json") for n in ("flops", "step", "sample"))
+    page = (ROOT / "docs" / "guide" / "08-kdm.md").read_text()
+    native = _row(page, "32×32, average pooling (`cifar10-uncond`, the authors')")
+    assert native == [
+        f"{flops['native']['tflop_per_step']:.2f}",
+        f"{flops['native']['lpips_tflop_per_step']:.2f}",
+        f"{flops['native']['cpu_s_per_step']:.2f}",
+    ]
+    wide = _row(page, "224×224, max pooling (`cifar10-uncond+lpips224`)")
+    assert wide[0] == f"{flops['224']['tflop_per_step']:.2f}"
+    assert f"costs {step['koopkit_cpu_ms']:.0f} ms" in page
+    assert f"({step['plain_cpu_ms']:.0f} ms)" in page
+    assert (
+        f"{sample['kdm_ms'] / 1000:.2f} s" in page and f"{sample['speed_up']:.0f}× faster" in page
+    )
