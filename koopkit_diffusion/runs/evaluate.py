@@ -117,6 +117,7 @@ def evaluate_run(
         outputs["teacher"] = (pair["teacher_samples"], pair["teacher_seconds"], pair["teacher_nfe"])
     report: dict[str, Any] = {"kind": run.record.kind, "data": data, "step": run.step, "n": n}
     true = real = inception = None
+    data_read = False
     if data in TOY_2D:
         # The floor: SW1 between two independent true sets of this size. One pair varies by
         # ~20 % from draw to draw, so report the mean and spread over four pairs.
@@ -145,8 +146,8 @@ def evaluate_run(
             from koopkit_diffusion.evaluation.inception import load_inception
 
             inception = inception or load_inception(inception_weights, device=device)
-            if real is None:
-                real = _data_images(run.record.data, n, seed)
+            if not data_read:  # the data's images are read once, for every entry
+                real, data_read = _data_images(run.record.data, n, seed), True
             reference, source = (real, "data") if real is not None else (None, None)
             if reference is None and who == "model" and "teacher" in outputs:
                 reference, source = outputs["teacher"][0], "teacher samples"
