@@ -146,3 +146,9 @@ def test_kdm_guide_speed_numbers_are_the_benchmark_files():
     assert (
         f"{sample['kdm_ms'] / 1000:.2f} s" in page and f"{sample['speed_up']:.0f}× faster" in page
     )
+
+
+def test_quoted_quickstart_runtime_is_the_recorded_one():
+    seconds = f"{_load('quickstart_metrics.json')['total_s']:.0f} s on two"
+    assert seconds in (ROOT / "README.md").read_text()
+    assert seconds in (ROOT / "docs" / "quickstart.md").read_text()
