@@ -152,3 +152,34 @@ def test_quoted_quickstart_runtime_is_the_recorded_one():
     seconds = f"{_load('quickstart_metrics.json')['total_s']:.0f} s on two"
     assert seconds in (ROOT / "README.md").read_text()
     assert seconds in (ROOT / "docs" / "quickstart.md").read_text()
+
+
+def test_kdm_guide_verdict_tables_are_the_remeasured_files():
+    page = (ROOT / "docs" / "guide" / "08-kdm.md").read_text()
+    authors = _load("authors-2k.json")["summary"]
+    for label, key in (("KD baseline", "kd"), ("KDM", "kdm")):
+        s = authors[key]
+        cells = _row(page, label)
+        assert cells[:2] == [
+            f"{s['raw/sw_same_noise'][0]:.4f} ± {s['raw/sw_same_noise'][1]:.4f}",
+            f"{s['raw/rmse_same_noise'][0]:.4f} ± {s['raw/rmse_same_noise'][1]:.4f}",
+        ], label
+    digits = _load("digits_kdm_vs_kd.json")["summary"]
+    text = page[page.index("**Digits, over three seeds.**") :]
+    for key in ("kd", "kdm"):
+        s = digits[key]
+        assert f"{s['classifier_fid'][0]:.2f} ± {s['classifier_fid'][1]:.2f}" in text
+        assert f"{s['mse_vs_teacher'][0]:.4f} ± {s['mse_vs_teacher'][1]:.4f}" in text
+
+
+def test_readme_kdm_vs_kd_claims_are_the_remeasured_files():
+    readme = (ROOT / "README.md").read_text()
+    a = _load("authors-2k.json")["summary"]
+    for key in ("kdm", "kd"):
+        sw = a[key]["raw/sw_same_noise"]
+        assert f"{sw[0]:.4f} ± {sw[1]:.4f}" in readme
+    d = _load("digits_kdm_vs_kd.json")["summary"]
+    for key in ("kd", "kdm"):
+        fid, mse = d[key]["classifier_fid"], d[key]["mse_vs_teacher"]
+        assert f"{fid[0]:.2f} ± {fid[1]:.2f}" in readme
+        assert f"{mse[0]:.4f} ± {mse[1]:.4f}" in readme
