@@ -183,3 +183,16 @@ def test_readme_kdm_vs_kd_claims_are_the_remeasured_files():
         fid, mse = d[key]["classifier_fid"], d[key]["mse_vs_teacher"]
         assert f"{fid[0]:.2f} ± {fid[1]:.2f}" in readme
         assert f"{mse[0]:.4f} ± {mse[1]:.4f}" in readme
+
+
+def test_kdm_guide_variant_effects_are_the_ablation_file():
+    rows = {r["config"]: r for r in _load("fast_ablations_partial.json")["rows"]}
+    page = (ROOT / "docs" / "guide" / "08-kdm.md").read_text()
+
+    def cell(config):
+        r = rows[config]
+        return f"{r['ema/sw_same_noise']:.4f} / {r['ema/rmse_same_noise']:.4f}"
+
+    assert f"KDM {cell('kdm model.sigma_z=0.4')}: worse" in page
+    assert f"KD {cell('kd train.lr=3e-4')}: worse" in page
+    assert f"{cell('kdm')} (KDM) and {cell('kd')} (KD)" in page
