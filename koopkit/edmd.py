@@ -483,9 +483,11 @@ class KernelEDMD(_LiftedModel):
         self._check_is_fitted()
         data = snapshot_pairs(X, Y)
         ops = self._ops
-        W_in, W_out, Y_train = self._vamp_factors
-        K_Y = self._k(ops, Y_train, Y_train)
-        W_out = _kernel_ridge_fit(ops, K_Y, W_out, self.regularization)
+        W_in, W_out, Y_train = self._vamp_factors[:3]
+        if len(self._vamp_factors) == 3:  # the output factor's ridge solve, once per fit
+            K_Y = self._k(ops, Y_train, Y_train)
+            self._vamp_factors += (_kernel_ridge_fit(ops, K_Y, W_out, self.regularization),)
+        W_out = self._vamp_factors[3]
         F = self._k(ops, ops.asarray(data.X), self.X_fit_) @ W_in
         G = self._k(ops, ops.asarray(data.Y), Y_train) @ W_out
         return vamp2_score(F, G)

@@ -88,6 +88,17 @@ def test_kernel_and_hankel_scores():
     assert forced.score(y[200:]) == pytest.approx(3, abs=1e-6)
 
 
+def test_kernel_score_cache_follows_the_fit():
+    # score caches the output factor's ridge solve; a refit must not reuse the old one
+    X = Duffing().trajectories(6, 30, DT, seed=1)
+    model = KernelEDMD(gamma=0.5, rank=4, regularization=1e-6)
+    first = model.fit(X[:3]).score(X[4:])
+    assert model.score(X[4:]) == first
+    refit = model.fit(X[1:4]).score(X[4:])
+    fresh = KernelEDMD(gamma=0.5, rank=4, regularization=1e-6).fit(X[1:4]).score(X[4:])
+    assert refit == fresh and refit != first
+
+
 def test_trajectory_kfold_holds_out_whole_trajectories():
     X = np.zeros((7, 20, 2))
     folds = list(TrajectoryKFold(3).split(X))
