@@ -22,7 +22,9 @@ weights) with:
   ``<run>/outliers-<weights>/``);
 
 then mean ± std over seeds, and the per-seed difference of every configuration from the first KD
-one. Training time is reported as wall and process CPU seconds.
+one. Training time is reported as wall and process CPU seconds. ``--weights ema`` (or ``raw``)
+scores one set of weights only; each reference's projections are sorted once
+(:class:`~koopkit_diffusion.evaluation.metrics.SlicedReference`).
 
     koopkit-diffusion quickstart --out runs/quickstart          # teacher and 100k pairs
     python benchmarks/bench_kdm_vs_kd.py --quickstart runs/quickstart --preset checkerboard-fast
@@ -64,7 +66,8 @@ def _parse_config(text: str) -> tuple[str, dict[str, str]]:
     return kind, overrides
 
 
-def _score(model, noise, teacher_50k, large, true, held, figure_dir=None) -> dict[str, float]:
+def _score(model, noise, refs, large, held, figure_dir=None) -> dict[str, float]:
+    """``refs``: :class:`SlicedReference` of the 50k teacher set, the large one and the board."""
     from koopkit_diffusion.evaluation.metrics import sliced_wasserstein
     from koopkit_diffusion.evaluation.outliers import outlier_analysis
 
@@ -73,9 +76,9 @@ def _score(model, noise, teacher_50k, large, true, held, figure_dir=None) -> dic
         same = torch.cat([model.sample(noise=c) for c in large["noise"].split(50_000)])
     teacher = large["sample"]
     return {
-        "sw_vs_teacher_50k": sliced_wasserstein(fresh, teacher_50k),
-        "sw_same_noise": sliced_wasserstein(same, teacher),
-        "sw_vs_true": sliced_wasserstein(same, true),
+        "sw_vs_teacher_50k": sliced_wasserstein(fresh, refs["teacher_50k"]),
+        "sw_same_noise": sliced_wasserstein(same, refs["teacher"]),
+        "sw_vs_true": sliced_wasserstein(same, refs["true"]),
         "rmse_same_noise": float(torch.sqrt(((same - teacher) ** 2).sum(1).mean())),
         "scale": float((same * teacher).sum() / (teacher * teacher).sum()),
         "outliers": outlier_analysis(model, held["noise"], held["sample"], figure_dir)["model"][
@@ -104,12 +107,16 @@ def main() -> None:
     )
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--report", default="kdm_vs_kd", help="name of the JSON and PNG files")
+    parser.add_argument(
+        "--weights", choices=("both", *WEIGHTS), default="both", help="which weights to score"
+    )
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
+    weight_sets = WEIGHTS if args.weights == "both" else (args.weights,)
 
     from koopkit.io import write_json
     from koopkit_diffusion.data import checkerboard
-    from koopkit_diffusion.evaluation.metrics import sliced_wasserstein
+    from koopkit_diffusion.evaluation.metrics import SlicedReference, sliced_wasserstein
     from koopkit_diffusion.evaluation.outliers import detect_outliers
     from koopkit_diffusion.pairs import PairDataset
     from koopkit_diffusion.runs import generate_pair_set, get_preset, train_run
@@ -137,6 +144,12 @@ def main() -> None:
     true = checkerboard(args.n_large, seed=5)
     noise = torch.randn(50_000, 2, generator=torch.Generator().manual_seed(12345))
     held = PairDataset(qs / "eval-pairs")[:10_000]
+    # each reference's projections sorted once, not once per model (same numbers)
+    refs = {
+        "teacher_50k": SlicedReference(teacher_50k),
+        "teacher": SlicedReference(large["sample"]),
+        "true": SlicedReference(true),
+    }
     teacher_outliers = detect_outliers(held["sample"])["outlier"].mean()
     print(f"{args.n_large} teacher samples ready in {time.perf_counter() - t0:.0f} s")
 
@@ -159,8 +172,10 @@ def main() -> None:
             row |= {"train_s": time.perf_counter() - t0, "train_cpu_s": time.process_time() - c0}
             ema = res.ema.module if hasattr(res.ema, "module") else res.ema
             for weights, model in zip(WEIGHTS, (ema, res.model), strict=True):
+                if weights not in weight_sets:
+                    continue
                 figures = run / f"outliers-{weights}" if seed == args.first_seed else None
-                scores = _score(model.eval(), noise, teacher_50k, large, true, held, figures)
+                scores = _score(model.eval(), noise, refs, large, held, figures)
                 row |= {f"{weights}/{k}": v for k, v in scores.items()}
             print(json.dumps(row), flush=True)
             rows.append(row)
@@ -169,7 +184,7 @@ def main() -> None:
     summary = {
         label: {
             key: _mean_std([r[key] for r in rows if r["config"] == label])
-            for key in (*(f"{w}/{k}" for w in WEIGHTS for k in KEYS), "train_s", "train_cpu_s")
+            for key in (*(f"{w}/{k}" for w in weight_sets for k in KEYS), "train_s", "train_cpu_s")
         }
         for label in labels
     }
@@ -178,14 +193,14 @@ def main() -> None:
           f"{args.seeds} seeds, mean ± std; same noise: {args.n_large} noises")  # fmt: skip
     header = ("SW 50k indep.", "SW same noise", "SW vs true", "RMSE same noise", "scale",
               "outliers")  # fmt: skip
-    for weights in WEIGHTS:
+    for weights in weight_sets:
         print(f"\n{weights} weights")
         print(f"{'config':34s}" + "".join(f"{h:>18s}" for h in header) + f"{'train s':>9s}")
         for label, s in summary.items():
             cells = "".join(f"{s[f'{weights}/{k}'][0]:>10.4f} ± {s[f'{weights}/{k}'][1]:.4f}"
                             for k in KEYS)  # fmt: skip
             print(f"{label:34s}{cells}{s['train_s'][0]:9.0f}")
-    teacher_true = sliced_wasserstein(large["sample"], true)
+    teacher_true = sliced_wasserstein(large["sample"], refs["true"])
     floor = f"{np.mean(floor_50k):.4f} ± {np.std(floor_50k):.4f}"
     print(f"floor of 'SW 50k indep.' (two independent 50k true sets): {floor};"
           f" teacher vs true at {args.n_large}: {teacher_true:.4f}; teacher's outliers on the"
@@ -197,7 +212,7 @@ def main() -> None:
             if label == ref:
                 continue
             diffs[label] = {}
-            for weights in WEIGHTS:
+            for weights in weight_sets:
                 for key in ("sw_same_noise", "rmse_same_noise"):
                     k = f"{weights}/{key}"
                     kd = {r["seed"]: r[k] for r in rows if r["config"] == ref}
@@ -221,11 +236,11 @@ def main() -> None:
         "n_large": args.n_large,
     }
     write_json(report, out / f"{args.report}.json")
-    _figure(out / f"{args.report}.png", summary, args.n_large)
+    _figure(out / f"{args.report}.png", summary, args.n_large, weight_sets)
     print(f"wrote {out}/{args.report}.json and {args.report}.png")
 
 
-def _figure(path: Path, summary: dict, n_large: int) -> None:
+def _figure(path: Path, summary: dict, n_large: int, weight_sets=WEIGHTS) -> None:
     import matplotlib
 
     matplotlib.use("Agg")
@@ -239,10 +254,17 @@ def _figure(path: Path, summary: dict, n_large: int) -> None:
         (axes[1], "rmse_same_noise", "RMSE to the teacher's sample of the same noise"),
         (axes[2], "sw_vs_true", f"SW1 to the true board ({n_large} points)"),
     ):
-        for i, weights in enumerate(WEIGHTS):
+        for i, weights in enumerate(weight_sets):
             means = [summary[label][f"{weights}/{key}"][0] for label in labels]
             stds = [summary[label][f"{weights}/{key}"][1] for label in labels]
-            ax.bar(x + (i - 0.5) * 0.4, means, 0.4, yerr=stds, capsize=3, label=weights)
+            ax.bar(
+                x + (i - (len(weight_sets) - 1) / 2) * 0.4,
+                means,
+                0.4,
+                yerr=stds,
+                capsize=3,
+                label=weights,
+            )
         ax.set_xticks(x, labels, rotation=15, ha="right", fontsize=8)
         ax.set_title(title, fontsize=10)
         ax.legend(fontsize=8)

@@ -9,6 +9,7 @@ from hypothesis import strategies as st
 
 from koopkit_diffusion.evaluation.metrics import (
     FeatureStats,
+    SlicedReference,
     frechet_distance,
     load_stats,
     marginal_w1,
@@ -117,6 +118,31 @@ def test_sliced_and_marginal_w1_are_zero_on_identical_sets_and_symmetric():
     assert sliced_wasserstein(x, y) == pytest.approx(sliced_wasserstein(y, x), rel=1e-12)
     assert marginal_w1(x, y) == pytest.approx(marginal_w1(y, x), rel=1e-12)
     assert sliced_wasserstein(x, y) > 0.1
+
+
+@given(
+    n_x=st.integers(1, 60), n_y=st.integers(1, 60), d=st.integers(1, 3), seed=st.integers(0, 999)
+)
+def test_sliced_reference_gives_the_direct_distance(n_x, n_y, d, seed):
+    rng = np.random.default_rng(seed)
+    x, y = rng.standard_normal((n_x, d)), 2 * rng.standard_normal((n_y, d)) + 1
+    ref = SlicedReference(y, n_directions=64, seed=seed)
+    assert sliced_wasserstein(x, ref, 64, seed) == sliced_wasserstein(x, y, 64, seed)
+    # the 1-D law behind it: a translation by c along every direction u moves each projection
+    # by c·u, so SW1(y, y + c) is the mean of |c·u| over the directions
+    c = rng.standard_normal(d)
+    u = np.random.default_rng(seed).standard_normal((d, 64))
+    u /= np.linalg.norm(u, axis=0)
+    assert sliced_wasserstein(y + c, ref, 64, seed) == pytest.approx(np.abs(c @ u).mean())
+
+
+def test_sliced_reference_refuses_other_directions_or_features():
+    ref = SlicedReference(np.zeros((10, 2)), n_directions=16, seed=1)
+    assert ref.projections.shape == (16, 10)
+    with pytest.raises(ValueError, match="n_directions=16, seed=1; this call asks"):
+        sliced_wasserstein(np.zeros((5, 2)), ref)
+    with pytest.raises(ValueError, match="x has 3 features and the reference 2"):
+        sliced_wasserstein(np.zeros((5, 3)), ref, 16, 1)
 
 
 @given(c=st.floats(-5, 5), seed=st.integers(0, 1000))

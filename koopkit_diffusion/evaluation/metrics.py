@@ -29,6 +29,7 @@ from .arrays import as_matrix, as_matrix_pair, subsample
 
 __all__ = [
     "FeatureStats",
+    "SlicedReference",
     "energy_distance",
     "frechet_distance",
     "load_stats",
@@ -66,16 +67,28 @@ def wasserstein_1d(a: np.ndarray, b: np.ndarray) -> np.ndarray:
         raise ValueError(
             f"a and b must have the same number of columns, got {a.shape[1]} and {b.shape[1]}"
         )
-    a, b = np.sort(a, axis=0), np.sort(b, axis=0)
-    n_a, n_b = a.shape[0], b.shape[0]
+    return _w1_sorted_rows(_sorted_rows(a.T), _sorted_rows(b.T))
+
+
+def _sorted_rows(a: np.ndarray) -> np.ndarray:
+    """Each row of ``a`` sorted, in a C-contiguous copy (sorting contiguous rows is ~1.5x
+    faster than sorting the strided columns of the samples-as-rows layout)."""
+    out = np.array(a, dtype=np.float64, order="C")
+    out.sort(axis=1)
+    return out
+
+
+def _w1_sorted_rows(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """W1 between the rows of two arrays of sorted rows, (k, n_a) and (k, n_b) -> (k,)."""
+    n_a, n_b = a.shape[1], b.shape[1]
     if n_a == n_b:
-        return np.mean(np.abs(a - b), axis=0)
+        return np.mean(np.abs(a - b), axis=1)
     # Piecewise-constant quantile functions: merge the breakpoints i/n_a and j/n_b.
     q = np.union1d(np.arange(1, n_a + 1) / n_a, np.arange(1, n_b + 1) / n_b)
     widths = np.diff(np.concatenate([[0.0], q]))
     ia = np.minimum(np.ceil(q * n_a - 1e-12).astype(int) - 1, n_a - 1)
     ib = np.minimum(np.ceil(q * n_b - 1e-12).astype(int) - 1, n_b - 1)
-    return np.sum(np.abs(a[ia] - b[ib]) * widths[:, None], axis=0)
+    return np.sum(np.abs(a[:, ia] - b[:, ib]) * widths[None, :], axis=1)
 
 
 def _columns(x: Any, name: str) -> np.ndarray:
@@ -84,6 +97,43 @@ def _columns(x: Any, name: str) -> np.ndarray:
         x = x.detach().cpu().numpy()
     x = np.asarray(x)
     return as_matrix(x[:, None] if x.ndim == 1 else x, name)
+
+
+def _directions(d: int, n_directions: int, seed: int) -> np.ndarray:
+    if n_directions < 1:
+        raise ValueError(f"n_directions must be a positive integer, got {n_directions}")
+    directions = np.random.default_rng(seed).standard_normal((d, n_directions))
+    return directions / np.linalg.norm(directions, axis=0, keepdims=True)
+
+
+class SlicedReference:
+    """A reference sample set prepared once for many :func:`sliced_wasserstein` calls.
+
+    The sorted projections of ``y`` on the directions are kept, so scoring many sample sets
+    (checkpoints, seeds, configurations) against one large reference sorts the reference once:
+    ``sliced_wasserstein(x, SlicedReference(y))`` equals ``sliced_wasserstein(x, y)`` with the
+    same ``n_directions`` and ``seed``.
+
+    Parameters
+    ----------
+    y : array-like of shape (n_y, d)
+        Reference samples (finite).
+    n_directions : int, default 512
+    seed : int, default 0
+
+    Attributes
+    ----------
+    projections : ndarray of shape (n_directions, n_y)
+        Each direction's sorted projections of ``y``.
+    n_features : int
+        ``d``.
+    """
+
+    def __init__(self, y: Any, n_directions: int = 512, seed: int = 0):
+        y = as_matrix(y, "y")
+        self.n_directions, self.seed, self.n_features = int(n_directions), int(seed), y.shape[1]
+        directions = _directions(y.shape[1], n_directions, seed)
+        self.projections = _sorted_rows(directions.T @ y.T)
 
 
 def sliced_wasserstein(x: Any, y: Any, n_directions: int = 512, seed: int = 0) -> float:
@@ -99,7 +149,9 @@ def sliced_wasserstein(x: Any, y: Any, n_directions: int = 512, seed: int = 0) -
     Parameters
     ----------
     x : array-like of shape (n_x, d)
-    y : array-like of shape (n_y, d)
+    y : array-like of shape (n_y, d), or SlicedReference
+        A :class:`SlicedReference` reuses its sorted projections (its own ``n_directions``
+        and ``seed`` must equal the arguments').
     n_directions : int, default 512
     seed : int, default 0
         Seed of the directions; the same seed gives the same directions for every call.
@@ -108,12 +160,25 @@ def sliced_wasserstein(x: Any, y: Any, n_directions: int = 512, seed: int = 0) -
     -------
     float
     """
-    x, y = as_matrix_pair(x, y)
-    if n_directions < 1:
-        raise ValueError(f"n_directions must be a positive integer, got {n_directions}")
-    directions = np.random.default_rng(seed).standard_normal((x.shape[1], n_directions))
-    directions /= np.linalg.norm(directions, axis=0, keepdims=True)
-    return float(np.mean(wasserstein_1d(x @ directions, y @ directions)))
+    if isinstance(y, SlicedReference):
+        if (y.n_directions, y.seed) != (n_directions, seed):
+            raise ValueError(
+                f"the SlicedReference was prepared with n_directions={y.n_directions}, "
+                f"seed={y.seed}; this call asks n_directions={n_directions}, seed={seed}"
+            )
+        x = as_matrix(x, "x")
+        if x.shape[1] != y.n_features:
+            raise ValueError(
+                f"x has {x.shape[1]} features and the reference {y.n_features}; expected equal"
+            )
+        ref = y.projections
+    else:
+        x, y = as_matrix_pair(x, y)
+        ref = None
+    directions = _directions(x.shape[1], n_directions, seed)
+    if ref is None:
+        ref = _sorted_rows(directions.T @ y.T)
+    return float(np.mean(_w1_sorted_rows(_sorted_rows(directions.T @ x.T), ref)))
 
 
 def marginal_w1(x: Any, y: Any) -> float:
