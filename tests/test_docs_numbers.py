@@ -196,3 +196,33 @@ def test_kdm_guide_variant_effects_are_the_ablation_file():
     assert f"KDM {cell('kdm model.sigma_z=0.4')}: worse" in page
     assert f"KD {cell('kd train.lr=3e-4')}: worse" in page
     assert f"{cell('kdm')} (KDM) and {cell('kd')} (KD)" in page
+
+
+def _merge_module():
+    import importlib.util
+
+    path = ROOT / "benchmarks" / "merge_kdm_vs_kd.py"
+    spec = importlib.util.spec_from_file_location("merge_kdm_vs_kd", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_merged_ablation_effects_are_per_seed_differences_from_the_same_kind():
+    merge = _merge_module().merge
+
+    def row(config, seed, sw):
+        return {"config": config, "seed": seed, "ema/sw_same_noise": sw, "train_cpu_s": 1.0}
+
+    head = {"preset": "p", "steps": 10, "batch_size": 4, "n_large": 100}
+    part0 = {**head, "rows": [row("kd", 0, 1.0), row("kdm", 0, 2.0), row("kdm x=1", 0, 2.5)]}
+    part1 = {**head, "rows": [row("kd", 1, 3.0), row("kdm", 1, 1.0), row("kdm x=1", 1, 2.0)]}
+    merged = merge([part0, part1])
+    assert merged["summary"]["kdm"]["ema/sw_same_noise"] == [1.5, 0.5]
+    effect = merged["minus_base_of_same_kind"]["kdm x=1"]
+    assert effect["ema/sw_same_noise/per_seed"] == [0.5, 1.0]  # against kdm, not kd
+    assert effect["ema/sw_same_noise"] == [0.75, 0.25]
+    with pytest.raises(ValueError, match="'kd' seed 0 appears twice"):
+        merge([part0, part0])
+    with pytest.raises(ValueError, match="differ in 'steps'"):
+        merge([part0, {**part1, "steps": 11}])

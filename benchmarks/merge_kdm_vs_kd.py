@@ -1,0 +1,107 @@
+"""Merge reports of ``bench_kdm_vs_kd.py`` (e.g. one per seed, run in parallel) into one.
+
+Every report must come from the same preset, step budget and large teacher set; a
+(configuration, seed) present twice is refused. The merged report holds all rows, the mean ±
+std over seeds of every configuration, and each configuration's per-seed difference from the
+*base of its own kind* — the plain ``kd`` or ``kdm`` row of the same seed — so an ablation
+reads as "this one field at the other value changes SW1 by ... on the same seeds":
+
+    python benchmarks/bench_kdm_vs_kd.py ... --first-seed 0 --seeds 1 --report part0
+    python benchmarks/bench_kdm_vs_kd.py ... --first-seed 1 --seeds 1 --report part1
+    python benchmarks/merge_kdm_vs_kd.py runs/out/part0.json runs/out/part1.json \\
+        --out docs/guide/results/fast_ablations.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shlex
+import sys
+from pathlib import Path
+
+import numpy as np
+
+SAME = ("preset", "steps", "batch_size", "n_large")
+
+
+def merge(reports: list[dict]) -> dict:
+    """The merged report of several ``bench_kdm_vs_kd.py`` reports (see the module docstring)."""
+    if not reports:
+        raise ValueError("no report to merge")
+    for key in SAME:
+        values = {json.dumps(r.get(key)) for r in reports}
+        if len(values) > 1:
+            raise ValueError(f"the reports differ in {key!r}: {sorted(values)}; expected one")
+    rows, seen = [], set()
+    for report in reports:
+        for row in report["rows"]:
+            key = (row["config"], row["seed"])
+            if key in seen:
+                raise ValueError(f"configuration {key[0]!r} seed {key[1]} appears twice")
+            seen.add(key)
+            rows.append(row)
+    metrics = sorted({k for r in rows for k in r if "/" in k and isinstance(r[k], float)})
+    labels = list(dict.fromkeys(r["config"] for r in rows))
+    summary = {}
+    for label in labels:
+        mine = [r for r in rows if r["config"] == label]
+        summary[label] = {"seeds": sorted(r["seed"] for r in mine)}
+        for k in (*metrics, "train_cpu_s"):
+            values = [r[k] for r in mine if k in r]
+            summary[label][k] = [float(np.mean(values)), float(np.std(values))]
+    effects = {}
+    for label in labels:
+        kind = label.split()[0]
+        if label == kind or kind not in labels:
+            continue
+        base = {r["seed"]: r for r in rows if r["config"] == kind}
+        mine = [r for r in rows if r["config"] == label and r["seed"] in base]
+        effects[label] = {"seeds": [r["seed"] for r in mine]}
+        for k in metrics:
+            d = [r[k] - base[r["seed"]][k] for r in mine]
+            effects[label][k] = [float(np.mean(d)), float(np.std(d))]
+            effects[label][k + "/per_seed"] = d
+    first = reports[0]
+    return {
+        **{key: first.get(key) for key in SAME},
+        "commands": [r.get("command") for r in reports],
+        "rows": rows,
+        "summary": summary,
+        "minus_base_of_same_kind": effects,
+        "floor_50k": first.get("floor_50k"),
+        "teacher_vs_true": first.get("teacher_vs_true"),
+        "teacher_outliers": first.get("teacher_outliers"),
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("reports", nargs="+", type=Path, help="report JSON files")
+    parser.add_argument("--out", type=Path, required=True, help="merged JSON file")
+    args = parser.parse_args()
+    from koopkit.io import write_json
+
+    reports = []
+    for path in args.reports:
+        try:
+            reports.append(json.loads(path.read_text()))
+        except (OSError, json.JSONDecodeError) as err:
+            raise SystemExit(f"cannot read the report {path}: {err}") from None
+    try:
+        merged = merge(reports)
+    except ValueError as err:
+        raise SystemExit(str(err)) from None
+    merged["command"] = shlex.join([sys.executable, *sys.argv])
+    write_json(merged, args.out)
+    for label, s in merged["summary"].items():
+        sw, rmse = s.get("ema/sw_same_noise"), s.get("ema/rmse_same_noise")
+        cells = f"{sw[0]:.4f} ± {sw[1]:.4f} / {rmse[0]:.4f} ± {rmse[1]:.4f}" if sw else "-"
+        effect = merged["minus_base_of_same_kind"].get(label, {}).get("ema/sw_same_noise")
+        extra = f"   vs base {effect[0]:+.4f} ± {effect[1]:.4f}" if effect else ""
+        print(f"{label:60s} seeds {s['seeds']}  SW1 / RMSE (EMA) {cells}{extra}")
+    print(f"wrote {args.out}")
+
+
+if __name__ == "__main__":
+    main()
