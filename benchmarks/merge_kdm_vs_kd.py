@@ -75,10 +75,52 @@ def merge(reports: list[dict]) -> dict:
     }
 
 
+def _short(label: str) -> str:
+    """A configuration label on a few lines, without the section prefixes."""
+    kind, *overrides = label.replace("model.", "").replace("train.", "").split()
+    lines = [kind] + [" ".join(overrides[i : i + 2]) for i in range(0, len(overrides), 2)]
+    return "\n".join(lines)
+
+
+def figure(merged: dict, path: Path, weights: str = "ema") -> None:
+    """Bars of SW1 and RMSE on the teacher's noises (mean ± std over seeds) per configuration."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    summary = merged["summary"]
+    labels = [k for k in summary if f"{weights}/sw_same_noise" in summary[k]]
+    # configurations whose score is off the scale (e.g. an EMA that still holds the initial
+    # weights) are listed in the title instead of flattening every other bar
+    typical = float(np.median([summary[k][f"{weights}/sw_same_noise"][0] for k in labels]))
+    off = [k for k in labels if summary[k][f"{weights}/sw_same_noise"][0] > 20 * typical]
+    labels = [k for k in labels if k not in off]
+    fig, axes = plt.subplots(1, 2, figsize=(12, 0.5 * len(labels) + 1.6), sharey=True)
+    y = np.arange(len(labels))
+    for ax, key, title in (
+        (axes[0], "sw_same_noise", "SW1 to the teacher, same noises"),
+        (axes[1], "rmse_same_noise", "RMSE to the teacher's sample of the same noise"),
+    ):
+        means = [summary[k][f"{weights}/{key}"][0] for k in labels]
+        stds = [summary[k][f"{weights}/{key}"][1] for k in labels]
+        colors = ["tab:blue" if k.split()[0] == "kd" else "tab:orange" for k in labels]
+        ax.barh(y, means, xerr=stds, color=colors, capsize=3)
+        ax.set_title(title, fontsize=10)
+    axes[0].set_yticks(y, [_short(k) for k in labels], fontsize=7)
+    axes[0].invert_yaxis()  # shared: the first configuration on top in both panels
+    if off:
+        fig.suptitle("off the scale, not drawn: " + "; ".join(off), fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("reports", nargs="+", type=Path, help="report JSON files")
     parser.add_argument("--out", type=Path, required=True, help="merged JSON file")
+    parser.add_argument("--figure", type=Path, help="PNG: SW1 and RMSE on the same noises")
     args = parser.parse_args()
     from koopkit.io import write_json
 
@@ -94,6 +136,8 @@ def main() -> None:
         raise SystemExit(str(err)) from None
     merged["command"] = shlex.join([sys.executable, *sys.argv])
     write_json(merged, args.out)
+    if args.figure:
+        figure(merged, args.figure)
     for label, s in merged["summary"].items():
         sw, rmse = s.get("ema/sw_same_noise"), s.get("ema/rmse_same_noise")
         cells = f"{sw[0]:.4f} ± {sw[1]:.4f} / {rmse[0]:.4f} ± {rmse[1]:.4f}" if sw else "-"
