@@ -120,10 +120,9 @@ class NumpyOps:
         return np.real(x)
 
     def real_times_complex(self, a, b):
-        """``a @ b`` for a real ``a`` and a complex ``b``, as two real products (the complex
-        product would first copy ``a`` to complex). One real product in fact: the columns of
-        ``b``'s real and imaginary parts interleaved, written straight into the complex result
-        seen as reals."""
+        """``a @ b`` for a real ``a`` and a complex ``b`` without copying ``a`` to complex: one
+        real product with ``b``'s real and imaginary columns interleaved, written straight into
+        the complex result viewed as reals."""
         out = np.empty((a.shape[0], b.shape[1]), dtype=self.complex_dtype)
         flat = out.view(self.real_dtype)  # (rows, 2 * cols): re, im, re, im, ...
         if a.dtype != flat.dtype:

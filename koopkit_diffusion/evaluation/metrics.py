@@ -85,7 +85,8 @@ class SlicedReference:
     The sorted projections of ``y`` on the directions are kept, so scoring many sample sets
     (checkpoints, seeds, configurations) against one large reference sorts the reference once:
     ``sliced_wasserstein(x, SlicedReference(y))`` equals ``sliced_wasserstein(x, y)`` with the
-    same ``n_directions`` and ``seed``.
+    same ``n_directions`` and ``seed``. It holds ``n_directions × n_y`` floats (1.6 GB for
+    400,000 samples at 512 directions).
 
     Parameters
     ----------
