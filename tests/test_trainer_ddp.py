@@ -44,6 +44,11 @@ SCRIPT = textwrap.dedent(
               "losses": [r["total"] for r in result.history]}},
             f"{{out}}/rank{{rank}}.pt",
         )
+    try:  # closed: the DDP wrappers were released with the process group
+        trainer.train()
+        raise SystemExit("a closed trainer trained")
+    except RuntimeError as err:
+        assert "was closed" in str(err), err
     """
 )
 

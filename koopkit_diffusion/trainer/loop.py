@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import gc
 import logging
 import math
 import os
@@ -360,6 +361,10 @@ class Trainer(ResumableMixin, LoggingMixin):
         TrainResult
         """
         cfg = self.config
+        if self._gen_fn is None:
+            raise RuntimeError(
+                "this Trainer was closed (it left its process group); make a new one"
+            )
         target = cfg.steps if stop_at is None else stop_at
         if not self.step <= target <= cfg.steps:
             raise ValueError(f"stop_at must lie in [{self.step}, {cfg.steps}], got {stop_at}")
@@ -456,6 +461,11 @@ class Trainer(ResumableMixin, LoggingMixin):
         if self._writer is not None:
             self._writer.close()
             self._writer = None
+        if self.ctx.owns_group:
+            # DDP's reducers hold the process group: release them before it is destroyed, not at
+            # interpreter exit (where gloo's threads have aborted a rank under load)
+            self._gen_fn = self._disc_fn = None
+            gc.collect()
         self.ctx.close()
 
     def __enter__(self) -> Trainer:
