@@ -99,7 +99,7 @@ def figure(merged: dict, path: Path, weights: str = "ema") -> None:
     fig, axes = plt.subplots(1, 2, figsize=(12, 0.5 * len(labels) + 1.6), sharey=True)
     y = np.arange(len(labels))
     for ax, key, title in (
-        (axes[0], "sw_same_noise", "SW1 to the teacher, same noises"),
+        (axes[0], "sw_same_noise", f"SW1 to the teacher, same noises ({weights} weights)"),
         (axes[1], "rmse_same_noise", "RMSE to the teacher's sample of the same noise"),
     ):
         means = [summary[k][f"{weights}/{key}"][0] for k in labels]
@@ -121,6 +121,9 @@ def main() -> None:
     parser.add_argument("reports", nargs="+", type=Path, help="report JSON files")
     parser.add_argument("--out", type=Path, required=True, help="merged JSON file")
     parser.add_argument("--figure", type=Path, help="PNG: SW1 and RMSE on the same noises")
+    parser.add_argument(
+        "--weights", choices=("ema", "raw"), default="ema", help="weights drawn and printed"
+    )
     args = parser.parse_args()
     from koopkit.io import write_json
 
@@ -137,13 +140,15 @@ def main() -> None:
     merged["command"] = shlex.join([sys.executable, *sys.argv])
     write_json(merged, args.out)
     if args.figure:
-        figure(merged, args.figure)
+        figure(merged, args.figure, args.weights)
     for label, s in merged["summary"].items():
-        sw, rmse = s.get("ema/sw_same_noise"), s.get("ema/rmse_same_noise")
+        sw = s.get(f"{args.weights}/sw_same_noise")
+        rmse = s.get(f"{args.weights}/rmse_same_noise")
         cells = f"{sw[0]:.4f} ± {sw[1]:.4f} / {rmse[0]:.4f} ± {rmse[1]:.4f}" if sw else "-"
-        effect = merged["minus_base_of_same_kind"].get(label, {}).get("ema/sw_same_noise")
+        effect = merged["minus_base_of_same_kind"].get(label, {})
+        effect = effect.get(f"{args.weights}/sw_same_noise")
         extra = f"   vs base {effect[0]:+.4f} ± {effect[1]:.4f}" if effect else ""
-        print(f"{label:60s} seeds {s['seeds']}  SW1 / RMSE (EMA) {cells}{extra}")
+        print(f"{label:60s} seeds {s['seeds']}  SW1 / RMSE ({args.weights}) {cells}{extra}")
     print(f"wrote {args.out}")
 
 
