@@ -26,8 +26,8 @@ the teacher's flow, the noise-space partition) go into ``analysis-<tag>/``.
     python examples/04_checkerboard_kdm.py --teacher-run runs/quickstart/teacher
 
 The teacher and the pair sets are cached in ``--workdir`` and reused by later runs. Writes
-``results-<tag>.json`` and one sample figure per model (``teacher-<tag>.png``, ``kdm-<tag>.png``,
-``kd-<tag>.png``) there.
+``results-<tag>-seed<seed>.json`` (``tag``: ``best`` or ``paper``) and one sample figure per model
+(``teacher-<tag>-seed<seed>.png``, ``kdm-...``, ``kd-...``) there.
 
 Results
 -------
@@ -44,7 +44,6 @@ comparison of KDM and KD over seeds. The quickstart runs the same pipeline at a 
 from __future__ import annotations
 
 import argparse
-import json
 import time
 from pathlib import Path
 
@@ -80,6 +79,7 @@ def main() -> None:
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
 
+    from koopkit.io import write_json
     from koopkit_diffusion.data import checkerboard
     from koopkit_diffusion.edm import heun_sample
     from koopkit_diffusion.evaluation import analyze_model, same_noise_scores
@@ -179,10 +179,11 @@ def main() -> None:
           f"{prox['knn_agreement_latent']:.3f} in the KDM latent vs "
           f"{prox['knn_agreement_noise']:.3f} in raw noise; teacher and KDM send "
           f"{same_cell:.1%} of noises to the same cell")  # fmt: skip
-    (work / f"results-{tag}.json").write_text(json.dumps(results, indent=2) + "\n")
-    for name, x in samples.items():
-        plot_samples(x, work / f"{name}-{tag}.png", title=f"{name} ({tag})")
-    print(f"wrote {work}/results-{tag}.json and sample figures")
+    name = f"{tag}-seed{args.seed}"  # one file per configuration and seed: none overwrites another
+    write_json(results, work / f"results-{name}.json")
+    for model_name, x in samples.items():
+        plot_samples(x, work / f"{model_name}-{name}.png", title=f"{model_name} ({name})")
+    print(f"wrote {work}/results-{name}.json and sample figures")
 
 
 if __name__ == "__main__":
