@@ -18,7 +18,7 @@ that both sit at it. Then the authors' outlier analysis
 (:func:`koopkit_diffusion.evaluation.outliers.outlier_analysis`: DBSCAN and z-scores on 10k
 samples of each student and of the teacher from the same noises, with the noises the outliers
 come from) and the analyses of the KDM latent (latent–semantic proximity, representability of
-the teacher's flow, the noise-space partition) go into ``analysis-<tag>/``.
+the teacher's flow, the noise-space partition) go into ``analysis-<tag>-seed<seed>/``.
 
     python examples/04_checkerboard_kdm.py                      # best configuration
     python examples/04_checkerboard_kdm.py --paper              # the authors' configuration
@@ -109,6 +109,7 @@ def main() -> None:
     overrides["train.seed"] = str(args.seed)
     preset = get_preset("checkerboard" if args.paper else "checkerboard-fast", overrides)
     tag = "paper" if args.paper else "best"
+    name = f"{tag}-seed{args.seed}"  # outputs per configuration and seed: none overwrites another
     weights = "raw" if args.paper else "ema"  # what the authors evaluate, what we do
     held = PairDataset(work / "eval-pairs")[:]
     true = checkerboard(args.n_eval, seed=100)
@@ -162,7 +163,7 @@ def main() -> None:
     n_out = min(10_000, args.n_eval)
     results["outliers"] = {
         kind: outlier_analysis(
-            model, held["noise"][:n_out], held["sample"][:n_out], work / f"analysis-{tag}" / kind
+            model, held["noise"][:n_out], held["sample"][:n_out], work / f"analysis-{name}" / kind
         )
         for kind, model in models.items()
     }
@@ -172,14 +173,13 @@ def main() -> None:
               f"noises; both {r['both_fraction']:.2%}; mean |ε| of the student's outliers "
               f"{r['model_outlier_noise_radius'] or float('nan'):.2f} vs "
               f"{r['inlier_noise_radius']:.2f} for its inliers")  # fmt: skip
-    results["analysis"] = analyze_model(models["kdm"], teacher, work / f"analysis-{tag}", n=2000)
+    results["analysis"] = analyze_model(models["kdm"], teacher, work / f"analysis-{name}", n=2000)
     prox = results["analysis"]["latent_semantic"]
     same_cell = results["analysis"]["noise_partition_agreement"]
-    print(f"analyses in {work}/analysis-{tag}: k-NN cell agreement "
+    print(f"analyses in {work}/analysis-{name}: k-NN cell agreement "
           f"{prox['knn_agreement_latent']:.3f} in the KDM latent vs "
           f"{prox['knn_agreement_noise']:.3f} in raw noise; teacher and KDM send "
           f"{same_cell:.1%} of noises to the same cell")  # fmt: skip
-    name = f"{tag}-seed{args.seed}"  # one file per configuration and seed: none overwrites another
     write_json(results, work / f"results-{name}.json")
     for model_name, x in samples.items():
         plot_samples(x, work / f"{model_name}-{name}.png", title=f"{model_name} ({name})")
