@@ -261,3 +261,13 @@ def test_merged_ablation_effects_are_per_seed_differences_from_the_same_kind():
         merge([part0, part0])
     with pytest.raises(ValueError, match="differ in 'steps'"):
         merge([part0, {**part1, "steps": 11}])
+
+
+def test_kdm_guide_authors_6k_numbers_are_the_results_file():
+    rows = {r["config"]: r for r in _load("authors-6k.json")["rows"]}
+    page = (ROOT / "docs" / "guide" / "08-kdm.md").read_text()
+    kd, kdm = rows["kd"], rows["kdm"]
+    assert kd["steps"] == kdm["steps"] == 6000 and kd["seed"] == kdm["seed"] == 0
+    sw = f"KDM {kdm['raw/sw_same_noise']:.4f} against KD {kd['raw/sw_same_noise']:.4f} in SW1"
+    rmse = f"RMSE {kdm['raw/rmse_same_noise']:.4f} against {kd['raw/rmse_same_noise']:.4f}"
+    assert sw in page.replace("\n", " ") and rmse in page.replace("\n", " ")
