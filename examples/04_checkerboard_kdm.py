@@ -44,6 +44,8 @@ comparison of KDM and KD over seeds. The quickstart runs the same pipeline at a 
 from __future__ import annotations
 
 import argparse
+import shlex
+import sys
 import time
 from pathlib import Path
 
@@ -114,7 +116,8 @@ def main() -> None:
     held = PairDataset(work / "eval-pairs")[:]
     true = checkerboard(args.n_eval, seed=100)
     floor = sliced_wasserstein(true, checkerboard(args.n_eval, seed=101))
-    results = {"config": tag, "floor_sw": floor, "steps": preset.train.steps, "weights": weights}
+    results = {"command": shlex.join([sys.executable, *sys.argv]), "config": tag}
+    results |= {"floor_sw": floor, "steps": preset.train.steps, "weights": weights}
     samples = {"teacher": held["sample"]}
     # fresh noise: independent of the held-out teacher samples, as the floor assumes
     noise = torch.randn(args.n_eval, 2, generator=torch.Generator().manual_seed(7))
