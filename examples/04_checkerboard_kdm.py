@@ -149,14 +149,14 @@ def main() -> None:
     print(f"{'model':8s} {'NFE':>4s} {'sample s':>9s} {'SW1 vs teacher':>15s} "
           f"{'SW1 vs true':>12s} {'SW1 same noise':>15s} {'RMSE same noise':>16s}"
           "   (board units: SW1 vs teacher, vs true)")  # fmt: skip
-    for name, r in results.items():
+    for label, r in results.items():
         if isinstance(r, dict):
             cells = [
                 f"{r[k]:.4f}" if k in r else "-"
                 for k in ("sw_vs_teacher", "sw_same_noise", "rmse_same_noise")
             ]
             sw_tb = f"{board * r['sw_vs_teacher']:.4f}" if "sw_vs_teacher" in r else "-"
-            print(f"{name.upper():8s} {r['nfe']:>4d} {r['sample_s']:>9.2f} {cells[0]:>15s} "
+            print(f"{label.upper():8s} {r['nfe']:>4d} {r['sample_s']:>9.2f} {cells[0]:>15s} "
                   f"{r['sw_vs_true']:>12.4f} {cells[1]:>15s} {cells[2]:>16s}"
                   f"   ({sw_tb}, {board * r['sw_vs_true']:.4f})")  # fmt: skip
     print(f"floor (two independent {args.n_eval} true sets): {floor:.4f} "

@@ -271,3 +271,24 @@ def test_kdm_guide_authors_6k_numbers_are_the_results_file():
     sw = f"KDM {kdm['raw/sw_same_noise']:.4f} against KD {kd['raw/sw_same_noise']:.4f} in SW1"
     rmse = f"RMSE {kdm['raw/rmse_same_noise']:.4f} against {kd['raw/rmse_same_noise']:.4f}"
     assert sw in page.replace("\n", " ") and rmse in page.replace("\n", " ")
+
+
+def test_kdm_guide_example04_numbers_are_the_results_files():
+    page = (ROOT / "docs" / "guide" / "08-kdm.md").read_text()
+    runs = [_load(f"example04_best_seed{seed}.json") for seed in (0, 1)]
+    r0 = runs[0]
+    for kind, name in (("kdm", "KDM"), ("kd", "KD baseline")):
+        r = r0[kind]
+        row = (
+            f"| {name} | 1 | {r['sample_s']:.2f} s | {r['sw_vs_teacher']:.4f} "
+            f"({r0['board_scale'] * r['sw_vs_teacher']:.4f}) | {r['sw_same_noise']:.5f} | "
+            f"{r['rmse_same_noise']:.4f} | {r['sw_vs_true']:.4f} | {r['train_minutes']:.1f} min |"
+        )
+        assert row in page, kind
+        per_seed = " / ".join(f"{run[kind]['sw_same_noise']:.5f}" for run in runs)
+        assert per_seed in page, kind
+    assert f"floor of the independent score is {r0['floor_sw']:.4f}" in page
+    d = [run["kdm"]["sw_same_noise"] - run["kd"]["sw_same_noise"] for run in runs]
+    assert " / ".join(f"{x:+.5f}".replace("-", "−") for x in d) in page
+    agreement = r0["analysis"]["latent_semantic"]
+    assert f"{agreement['knn_agreement_latent']:.3f} in the" in page
