@@ -483,11 +483,14 @@ class KernelEDMD(_LiftedModel):
         self._check_is_fitted()
         data = snapshot_pairs(X, Y)
         ops = self._ops
-        W_in, W_out, Y_train = self._vamp_factors[:3]
-        if len(self._vamp_factors) == 3:  # the output factor's ridge solve, once per fit
+        W_in, W_out, Y_train = self._vamp_factors
+        # the output factor's ridge solve, once per fit: the cache is tied to the fit's factors
+        cached = getattr(self, "_vamp_out", None)
+        if cached is None or cached[0] is not self._vamp_factors:
             K_Y = self._k(ops, Y_train, Y_train)
-            self._vamp_factors += (_kernel_ridge_fit(ops, K_Y, W_out, self.regularization),)
-        W_out = self._vamp_factors[3]
+            solved = _kernel_ridge_fit(ops, K_Y, W_out, self.regularization)
+            self._vamp_out = cached = (self._vamp_factors, solved)
+        W_out = cached[1]
         F = self._k(ops, ops.asarray(data.X), self.X_fit_) @ W_in
         G = self._k(ops, ops.asarray(data.Y), Y_train) @ W_out
         return vamp2_score(F, G)

@@ -145,14 +145,11 @@ def sliced_wasserstein(x: Any, y: Any, n_directions: int = 512, seed: int = 0) -
             raise ValueError(
                 f"x has {x.shape[1]} features and the reference {y.n_features}; expected equal"
             )
-        ref = y.projections
     else:
         x, y = as_matrix_pair(x, y)
-        ref = None
+        y = SlicedReference(y, n_directions, seed)
     directions = _directions(x.shape[1], n_directions, seed)
-    if ref is None:
-        ref = _sorted_rows(directions.T @ y.T)
-    return float(np.mean(_w1_sorted_rows(_sorted_rows(directions.T @ x.T), ref)))
+    return float(np.mean(_w1_sorted_rows(_sorted_rows(directions.T @ x.T), y.projections)))
 
 
 def marginal_w1(x: Any, y: Any) -> float:
