@@ -2,6 +2,10 @@
 
 from pathlib import Path
 
+import torch
+
+from koopkit_diffusion.edm import EDMPrecond
+from koopkit_diffusion.edm.nets import MLPNet
 from koopkit_diffusion.runs import get_preset, train_run
 
 TINY_TEACHER = {
@@ -21,3 +25,10 @@ def tiny_checkerboard_teacher(out: Path) -> Path:
     """Train the checkerboard teacher for two steps with a 16-wide MLP; return its run dir."""
     train_run(get_preset("teacher-checkerboard", TINY_TEACHER), out)
     return Path(out)
+
+
+def mlp_teacher(label_dim: int = 0, seed: int = 0) -> EDMPrecond:
+    """A small untrained 2-D MLP teacher; its weights depend on ``seed`` only."""
+    torch.manual_seed(seed)
+    net = MLPNet(dim=2, hidden=32, depth=1, label_dim=label_dim)
+    return EDMPrecond(net, label_dim=label_dim).eval()

@@ -5,7 +5,7 @@ import pathlib
 
 import numpy as np
 
-EXAMPLE = pathlib.Path(__file__).resolve().parents[1] / "examples" / "01_linear_koopman.py"
+EXAMPLE = pathlib.Path(__file__).resolve().parents[2] / "examples" / "01_linear_koopman.py"
 
 
 def load_example():

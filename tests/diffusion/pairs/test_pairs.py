@@ -15,9 +15,8 @@ import pytest
 import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from tiny_runs import mlp_teacher
 
-from koopkit_diffusion.edm import EDMPrecond
-from koopkit_diffusion.edm.nets import MLPNet
 from koopkit_diffusion.pairs import PairDataset, generate_pairs, pair_noise, verify
 
 
@@ -28,13 +27,6 @@ def one_torch_thread():
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(threads)
-
-
-def mlp_teacher(label_dim: int = 0, seed: int = 0) -> EDMPrecond:
-    """A small untrained 2-D MLP teacher; its weights depend on ``seed`` only."""
-    torch.manual_seed(seed)
-    net = MLPNet(dim=2, hidden=32, depth=1, label_dim=label_dim)
-    return EDMPrecond(net, label_dim=label_dim).eval()
 
 
 def shard_bytes(directory: Path) -> dict[str, bytes]:
@@ -162,7 +154,7 @@ KILL_SCRIPT = """
 import sys, time, torch
 torch.set_num_threads(1)
 sys.path.insert(0, {tests!r})
-from test_pairs import mlp_teacher
+from tiny_runs import mlp_teacher
 from koopkit_diffusion.pairs import generate_pairs
 teacher = mlp_teacher()
 # Slow the teacher down (a hook is not part of its state) so that the kill lands mid-run.
@@ -174,7 +166,7 @@ generate_pairs(teacher, {out!r}, 240, batch_size=20, shard_size=40, shape=(2,), 
 
 def test_sigkill_then_resume_gives_bytes_of_an_uninterrupted_run(tmp_path):
     out = tmp_path / "killed"
-    script = KILL_SCRIPT.format(tests=str(Path(__file__).parent), out=str(out))
+    script = KILL_SCRIPT.format(tests=str(Path(__file__).resolve().parents[2]), out=str(out))
     proc = subprocess.Popen([sys.executable, "-c", textwrap.dedent(script)])
     manifest_path = out / "manifest.json"
     try:

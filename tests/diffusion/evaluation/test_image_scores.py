@@ -144,7 +144,7 @@ TINY = {
 
 
 def test_fid_during_training_keeps_the_best_ema_weights_and_resumes(weights, tmp_path):
-    from test_image_teachers import write_cifar_folder
+    from image_files import write_cifar_folder
 
     from koopkit_diffusion.runs import load_teacher, train_run
     from koopkit_diffusion.trainer import load_run

@@ -140,7 +140,7 @@ def test_bopdmd_benchmark_matches_pydmd_on_common_bags(capsys):
     import importlib.util
     import pathlib
 
-    path = pathlib.Path(__file__).resolve().parents[1] / "benchmarks" / "bench_bopdmd.py"
+    path = pathlib.Path(__file__).resolve().parents[2] / "benchmarks" / "bench_bopdmd.py"
     spec = importlib.util.spec_from_file_location("bench_bopdmd", path)
     bench = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(bench)

@@ -36,7 +36,7 @@ def _torchrun(args, env):
 
 
 def test_image_pairs_under_torchrun_resume_a_partial_set_with_the_bytes_of_one_process(tmp_path):
-    from test_image_teachers import write_cifar_folder
+    from image_files import write_cifar_folder
 
     folder = write_cifar_folder(tmp_path / "data", n=4)
     teacher = tmp_path / "teacher"

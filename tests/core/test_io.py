@@ -134,7 +134,7 @@ def test_litter_of_a_killed_writer_is_removed_and_nothing_else(tmp_path):
         "    f.flush()\n"
         "    os._exit(1)\n"  # killed mid-write: no cleanup runs
     )
-    env = {**os.environ, "PYTHONPATH": str(pathlib.Path(__file__).resolve().parents[1])}
+    env = {**os.environ, "PYTHONPATH": str(pathlib.Path(__file__).resolve().parents[2])}
     subprocess.run([sys.executable, "-c", code, str(tmp_path / "state.pt")], env=env, check=False)
     litter = list(tmp_path.glob(".state.pt.tmp-*"))
     assert len(litter) == 1 and not (tmp_path / "state.pt").exists()

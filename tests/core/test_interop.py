@@ -106,7 +106,7 @@ def test_benchmark_script_runs_on_small_data(capsys):
     import importlib.util
     import pathlib
 
-    path = pathlib.Path(__file__).resolve().parents[1] / "benchmarks" / "bench_dmd.py"
+    path = pathlib.Path(__file__).resolve().parents[2] / "benchmarks" / "bench_dmd.py"
     spec = importlib.util.spec_from_file_location("bench_dmd", path)
     bench = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(bench)

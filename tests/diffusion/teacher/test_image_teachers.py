@@ -1,27 +1,11 @@
 """Image teachers: EDM's DDPM++ presets, training on CIFAR-format data with augmentation, resume."""
 
-import pickle
-
-import numpy as np
 import pytest
 import torch
+from image_files import write_cifar_folder
 
 from koopkit_diffusion.runs import get_preset, load_teacher, train_run
 from koopkit_diffusion.teacher import build_teacher
-
-
-def write_cifar_folder(root, n=8, seed=0):
-    """A CIFAR-10 python folder with ``n`` random images per batch."""
-    folder = root / "cifar-10-batches-py"
-    folder.mkdir(parents=True)
-    rng = np.random.default_rng(seed)
-    for name in [f"data_batch_{i}" for i in range(1, 6)] + ["test_batch"]:
-        batch = {
-            b"data": rng.integers(0, 256, (n, 3072), dtype=np.uint8),
-            b"labels": rng.integers(0, 10, n).tolist(),
-        }
-        (folder / name).write_bytes(pickle.dumps(batch, protocol=2))
-    return folder
 
 
 def n_params(module):

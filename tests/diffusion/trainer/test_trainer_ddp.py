@@ -14,7 +14,7 @@ from trainer_toys import ToyGAN, toy_dataset
 
 from koopkit_diffusion.trainer import Trainer, TrainerConfig
 
-TESTS = Path(__file__).resolve().parent
+TESTS = Path(__file__).resolve().parents[2]
 CONFIG = dict(
     steps=6, batch_size=8, log_every=2, checkpoint_every=4, lr=1e-2, ema_decay=0.5, seed=1,
     device="cpu", progress=False, loss_figure=False,
