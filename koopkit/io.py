@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import hashlib
 import json
 import os
 import re
@@ -19,7 +20,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import IO, Any
 
-__all__ = ["atomic_write", "write_json", "remove_temporary_files"]
+__all__ = ["atomic_write", "file_sha256", "remove_temporary_files", "write_json"]
 
 # ".<name>.tmp-<16 hex digits>"; earlier versions used tempfile's 8 characters [a-z0-9_].
 _TEMPORARY_NAME = re.compile(r"\..+\.tmp-(?:[0-9a-f]{16}|[a-z0-9_]{8})")
@@ -175,3 +176,23 @@ def write_json(obj: Any, path: str | os.PathLike, *, sort_keys: bool = False) ->
     with atomic_write(path, "w") as f:
         f.write(text)
     return path
+
+
+def file_sha256(path: str | os.PathLike, chunk_bytes: int = 1 << 22) -> str:
+    """Hex sha256 of a file, read in chunks of ``chunk_bytes`` (never the whole file at once).
+
+    Parameters
+    ----------
+    path : path-like
+    chunk_bytes : int, default 4 MiB
+
+    Returns
+    -------
+    str
+        64 hexadecimal digits.
+    """
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        while block := f.read(chunk_bytes):
+            digest.update(block)
+    return digest.hexdigest()

@@ -17,9 +17,16 @@ The main classes are importable from here, lazily (``import koopkit_diffusion`` 
 from __future__ import annotations
 
 import importlib
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-__version__ = "0.1.0"
+from ._version import __version__
+
+if TYPE_CHECKING:  # what the lazy names below resolve to, for IDEs and type checkers
+    from .kdm import KDM, KDBaseline, KDMConfig
+    from .pairs import PairDataset
+    from .runs import RunRecord, get_preset, load_generator, load_teacher, train_run
+    from .teacher import Teacher, TeacherConfig
+    from .trainer import Trainer, TrainerConfig
 
 _SUBMODULES = {
     "cli",
@@ -51,7 +58,32 @@ _ATTRIBUTES = {
     "RunRecord": "koopkit_diffusion.runs",
 }
 
-__all__ = sorted(_SUBMODULES | set(_ATTRIBUTES))
+__all__ = [
+    "KDBaseline",
+    "KDM",
+    "KDMConfig",
+    "PairDataset",
+    "RunRecord",
+    "Teacher",
+    "TeacherConfig",
+    "Trainer",
+    "TrainerConfig",
+    "__version__",
+    "cli",
+    "data",
+    "edm",
+    "evaluation",
+    "get_preset",
+    "kdm",
+    "load_generator",
+    "load_teacher",
+    "pairs",
+    "runs",
+    "safe_pickle",
+    "teacher",
+    "train_run",
+    "trainer",
+]
 
 
 def __getattr__(name: str) -> Any:

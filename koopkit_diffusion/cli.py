@@ -17,6 +17,8 @@ import logging
 import sys
 from collections.abc import Sequence
 
+from koopkit_diffusion._version import __version__
+
 _COMMAND_MODULES = (
     "koopkit_diffusion.commands.teacher",
     "koopkit_diffusion.commands.pairs",
@@ -31,8 +33,6 @@ def build_parser() -> argparse.ArgumentParser:
         prog="koopkit-diffusion",
         description="One-step diffusion generators with the Koopman Distillation Model.",
     )
-    from koopkit_diffusion import __version__
-
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging, tracebacks")
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)

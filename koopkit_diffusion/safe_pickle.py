@@ -10,7 +10,7 @@ names is imported or executed.
 
 The tables of admitted globals live with their formats: :data:`NUMPY_ARRAY_GLOBALS` (numpy array
 and scalar reconstruction, enough for the CIFAR-10 batches) here,
-:data:`koopkit_diffusion.teacher.edm_import.EDM_GLOBALS` for EDM snapshots.
+:data:`koopkit_diffusion.teacher.edm_pickle.EDM_GLOBALS` for EDM snapshots.
 """
 
 from __future__ import annotations

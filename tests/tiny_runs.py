@@ -4,9 +4,9 @@ from pathlib import Path
 
 import torch
 
-from koopkit_diffusion.edm import EDMPrecond
 from koopkit_diffusion.edm.nets import MLPNet
 from koopkit_diffusion.runs import get_preset, train_run
+from koopkit_diffusion.teacher import Teacher
 
 TINY_TEACHER = {
     "model.hidden": "16",
@@ -27,8 +27,8 @@ def tiny_checkerboard_teacher(out: Path) -> Path:
     return Path(out)
 
 
-def mlp_teacher(label_dim: int = 0, seed: int = 0) -> EDMPrecond:
+def mlp_teacher(label_dim: int = 0, seed: int = 0) -> Teacher:
     """A small untrained 2-D MLP teacher; its weights depend on ``seed`` only."""
     torch.manual_seed(seed)
     net = MLPNet(dim=2, hidden=32, depth=1, label_dim=label_dim)
-    return EDMPrecond(net, label_dim=label_dim).eval()
+    return Teacher(net, shape=(2,), label_dim=label_dim).eval()

@@ -181,15 +181,15 @@ def _import(args: argparse.Namespace) -> int:
 
 
 def _verify(args: argparse.Namespace) -> int:
-    from koopkit_diffusion.pairs import verify
+    from koopkit_diffusion.runs import verify_pair_set
 
-    report = verify(args.dir, checksums=not args.no_checksums)
+    report = verify_pair_set(args.dir, checksums=not args.no_checksums)
     print(report)
     return 0 if report.ok else 1
 
 
 def _info(args: argparse.Namespace) -> int:
-    from koopkit_diffusion.pairs import info
+    from koopkit_diffusion.runs import pair_set_info
 
-    print(json.dumps(info(args.dir), indent=2))
+    print(json.dumps(pair_set_info(args.dir), indent=2))
     return 0

@@ -8,14 +8,14 @@ when the trainer asks for it, applying EDM's augmentation
 
 from __future__ import annotations
 
-import dataclasses
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
 import torch
+
+from koopkit.config import ConfigMixin
 
 from .augment import AUGMENT_DIM, edm_augment
 from .images import cifar10, digits, image_folder, to_float
@@ -39,7 +39,7 @@ IMAGE_DATA = ("cifar10", "image_folder")
 
 
 @dataclass
-class DataConfig:
+class DataConfig(ConfigMixin):
     """Where a teacher's training data comes from (the ``data`` section of a teacher preset).
 
     Parameters
@@ -117,19 +117,6 @@ class DataConfig:
     def label_dim(self) -> int:
         """Number of classes of the data as configured (0: no labels)."""
         return 10 if self.labels else 0
-
-    def to_dict(self) -> dict[str, Any]:
-        """JSON-ready dict."""
-        return dataclasses.asdict(self)
-
-    @classmethod
-    def from_dict(cls, values: dict[str, Any]) -> DataConfig:
-        """Inverse of :meth:`to_dict`; unknown keys raise ``ValueError``."""
-        names = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(values) - names)
-        if unknown:
-            raise ValueError(f"unknown DataConfig fields {unknown}; valid: {sorted(names)}")
-        return cls(**values)
 
 
 def training_set(config: DataConfig) -> dict[str, torch.Tensor]:

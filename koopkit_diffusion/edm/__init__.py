@@ -7,13 +7,15 @@
   2nd-order sampler (Algorithm 1);
 * :mod:`~koopkit_diffusion.edm.nets` — the networks
   (:class:`~koopkit_diffusion.edm.nets.mlp.MLPNet`, :class:`~koopkit_diffusion.edm.nets.unet.UNet`);
-* :func:`one_hot` — the one class-label helper.
+* :func:`one_hot` — the one class-label helper; :func:`noise_batches` and :func:`class_labels`
+  — the one rule for the seeded noises and classes a model is sampled from.
 
 Nothing here imports another part of :mod:`koopkit_diffusion`.
 """
 
 from .labels import one_hot
 from .loss import edm_loss
+from .noise import class_labels, concat_batches, noise_batches
 from .precond import Denoiser, EDMPrecond, input_scale, precond_coefficients
 from .sampler import HeunSample, exact_gaussian_denoiser, heun_sample, sigma_schedule
 
@@ -21,10 +23,13 @@ __all__ = [
     "Denoiser",
     "EDMPrecond",
     "HeunSample",
+    "class_labels",
+    "concat_batches",
     "edm_loss",
     "exact_gaussian_denoiser",
     "heun_sample",
     "input_scale",
+    "noise_batches",
     "one_hot",
     "precond_coefficients",
     "sigma_schedule",

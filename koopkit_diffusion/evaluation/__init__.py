@@ -1,7 +1,7 @@
 """The evaluation wing: metrics, feature extractors, scores beside the teacher, latent analyses.
 
-* :mod:`~koopkit_diffusion.evaluation.metrics` — SW1, marginal W1, MMD, energy distance,
-  Fréchet distance, precision/recall, feature statistics;
+* :mod:`~koopkit_diffusion.evaluation.metrics` — SW1, marginal W1, Fréchet distance, feature
+  statistics; :mod:`~koopkit_diffusion.evaluation.precision_recall` — k-NN precision/recall;
 * :mod:`~koopkit_diffusion.evaluation.inception` — Inception-v3 FID from local weights;
   :mod:`~koopkit_diffusion.evaluation.image_scores` — FID, Inception Score and precision/recall
   of images in one pass;
@@ -13,12 +13,15 @@
   :mod:`~koopkit_diffusion.evaluation.representability` — the checks of KDM's two claims;
   :func:`analyze_model` runs them; :mod:`~koopkit_diffusion.evaluation.plots` draws them;
 * :mod:`~koopkit_diffusion.evaluation.outliers` — the KDM authors' outlier analysis of 2-D
-  samples (DBSCAN and z-scores) and the noises the outliers come from.
+  samples (DBSCAN and z-scores) and the noises the outliers come from;
+* :mod:`~koopkit_diffusion.evaluation.policy` — which scores a generator gets for its data
+  (:func:`score_generator`), and the semantic space of its latent analyses.
 
 Run directories are opened by :mod:`koopkit_diffusion.runs`, not here.
 """
 
 from .analyze import analyze_model
+from .policy import score_generator
 from .scores import (
     compare_digits,
     evaluate_2d,
@@ -36,4 +39,5 @@ __all__ = [
     "evaluate_fid",
     "same_noise_scores",
     "sample_pair",
+    "score_generator",
 ]

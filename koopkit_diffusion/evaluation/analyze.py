@@ -10,17 +10,19 @@ from typing import Any
 import torch
 
 from koopkit.io import write_json
+from koopkit_diffusion.edm import noise_batches
 
 from . import latent, plots
+from .classifier import classifier_features
 from .representability import flow_representability
-from .scores import _balanced, _label_dim, sample_pair
+from .scores import sample_pair
 
 __all__ = ["analyze_model"]
 
 
 def analyze_model(
     model: Any,
-    teacher: Callable | None,
+    teacher: Any | None,
     out_dir: str | os.PathLike,
     classifier: Any = None,
     semantics: Callable[[torch.Tensor], tuple[Any, Any]] | None = None,
@@ -39,7 +41,7 @@ def analyze_model(
     Parameters
     ----------
     model : KDM-like
-    teacher : callable or None
+    teacher : Teacher or None
         Needed for the representability analysis and the noise partition.
     out_dir : path-like
     classifier : DigitsClassifier, optional
@@ -65,14 +67,17 @@ def analyze_model(
     dict
         What ``analysis.json`` holds.
     """
-    from .classifier import classifier_features
-
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    gen = torch.Generator().manual_seed(seed)
     shape = tuple(model.shape)
-    noise = torch.randn(n, *shape, generator=gen)
-    labels = _balanced(n, _label_dim(model))
+    label_dim = max(int(model.label_dim), int(getattr(teacher, "label_dim", 0) or 0))
+    # One draw of the package's seeded noises (and classes): the first n for the latent analyses,
+    # the next n_flow for the teacher's trajectories.
+    (noise_all, labels_all), *_ = noise_batches(
+        n + n_flow, shape, seed=seed, batch_size=n + n_flow, label_dim=label_dim
+    )
+    noise, flow_noise = noise_all[:n], noise_all[n:]
+    labels = None if labels_all is None else labels_all[:n]
     latents, samples = latent.kdm_latents(model, noise, labels)
     if classifier is not None:
         semantic = classifier_features(classifier, samples)
@@ -90,7 +95,7 @@ def analyze_model(
     if semantics is not None and classifier is None:
         space = getattr(semantics, "space", "custom")
     report: dict[str, Any] = {
-        "conditional": bool(_label_dim(model)),
+        "conditional": bool(model.label_dim),
         "semantic_space": space,
         "latent_semantic": proximity.to_dict(),
     }
@@ -101,15 +106,13 @@ def analyze_model(
         ),
     }
     if teacher is not None:
-        flow_noise = torch.randn(n_flow, *shape, generator=gen)
-        dim = max(_label_dim(model), _label_dim(teacher))
-        flow_labels = _balanced(n_flow, dim)
+        flow_labels = None if labels_all is None else labels_all[n:]
         rep = flow_representability(
             model,
             teacher,
             flow_noise,
-            labels=flow_labels if _label_dim(model) else None,
-            teacher_labels=flow_labels if _label_dim(teacher) else None,
+            labels=flow_labels if model.label_dim else None,
+            teacher_labels=flow_labels if teacher.label_dim else None,
         )
         report["representability"] = rep.to_dict()
         figures["representability.png"] = plots.plot_representability(rep)

@@ -26,6 +26,7 @@ from torch import nn
 from tqdm.auto import trange
 
 from koopkit.training import save_checkpoint
+from koopkit_diffusion.data import digits
 from koopkit_diffusion.evaluation.metrics import FeatureStats, frechet_distance
 
 __all__ = [
@@ -143,8 +144,6 @@ def train_digits_classifier(
     DigitsClassifier
         In eval mode, on the CPU.
     """
-    from koopkit_diffusion.data import digits
-
     if epochs < 1 or batch_size < 1:
         raise ValueError(f"epochs and batch_size must be positive, got {epochs}, {batch_size}")
     with _one_thread():
@@ -154,8 +153,6 @@ def train_digits_classifier(
 
 
 def _train(seed: int, epochs: int, batch_size: int, progress: bool) -> DigitsClassifier:
-    from koopkit_diffusion.data import digits
-
     images, labels = digits("train")
     gen = torch.Generator().manual_seed(seed)
     torch.manual_seed(seed)

@@ -26,6 +26,7 @@ import torch.nn.functional as F
 from torch import nn
 from tqdm.auto import tqdm
 
+from koopkit.training import save_checkpoint
 from koopkit_diffusion.evaluation.metrics import FeatureStats
 
 __all__ = [
@@ -311,8 +312,6 @@ def write_random_inception_weights(path: str | os.PathLike, seed: int = 0) -> Pa
     -------
     pathlib.Path
     """
-    from koopkit.training import save_checkpoint
-
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
         model = FIDInceptionV3()

@@ -1,8 +1,8 @@
 """Sample-quality metrics.
 
 - Distances between two sets of samples of a low-dimensional distribution (the 2-D toy data):
-  sliced Wasserstein, mean marginal Wasserstein-1, RBF maximum mean discrepancy and energy
-  distance.
+  sliced Wasserstein (:class:`SlicedReference` sorts a reference's projections once for many
+  calls) and mean marginal Wasserstein-1.
 - Feature-space metrics: the Fréchet distance between Gaussian fits of two feature sets (the
   quantity behind FID and classifier-FID), streaming feature statistics (:class:`FeatureStats`),
   reference statistics on disk (:func:`save_stats`, :func:`load_stats`) and k-NN precision and
@@ -25,21 +25,47 @@ import torch
 
 from koopkit.io import atomic_write
 
-from ._sliced import _directions, _sorted_rows, _w1_sorted_rows
-from .arrays import as_matrix, as_matrix_pair, subsample
+from .arrays import as_matrix, as_matrix_pair
 
 __all__ = [
     "FeatureStats",
     "SlicedReference",
-    "energy_distance",
     "frechet_distance",
     "load_stats",
     "marginal_w1",
-    "mmd_rbf",
     "save_stats",
     "sliced_wasserstein",
     "wasserstein_1d",
 ]
+
+
+def _sorted_rows(a: np.ndarray) -> np.ndarray:
+    """Each row of ``a`` sorted, in a C-contiguous copy (sorting contiguous rows is ~1.5x
+    faster than sorting the strided columns of the samples-as-rows layout)."""
+    out = np.array(a, dtype=np.float64, order="C")
+    out.sort(axis=1)
+    return out
+
+
+def _w1_sorted_rows(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """W1 between the rows of two arrays of sorted rows, (k, n_a) and (k, n_b) -> (k,)."""
+    n_a, n_b = a.shape[1], b.shape[1]
+    if n_a == n_b:
+        return np.mean(np.abs(a - b), axis=1)
+    # Piecewise-constant quantile functions: merge the breakpoints i/n_a and j/n_b.
+    q = np.union1d(np.arange(1, n_a + 1) / n_a, np.arange(1, n_b + 1) / n_b)
+    widths = np.diff(np.concatenate([[0.0], q]))
+    ia = np.minimum(np.ceil(q * n_a - 1e-12).astype(int) - 1, n_a - 1)
+    ib = np.minimum(np.ceil(q * n_b - 1e-12).astype(int) - 1, n_b - 1)
+    return np.sum(np.abs(a[:, ia] - b[:, ib]) * widths[None, :], axis=1)
+
+
+def _directions(d: int, n_directions: int, seed: int) -> np.ndarray:
+    """``n_directions`` random unit directions in ``d`` dimensions, (d, n_directions)."""
+    if n_directions < 1:
+        raise ValueError(f"n_directions must be a positive integer, got {n_directions}")
+    directions = np.random.default_rng(seed).standard_normal((d, n_directions))
+    return directions / np.linalg.norm(directions, axis=0, keepdims=True)
 
 
 def wasserstein_1d(a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -166,87 +192,6 @@ def marginal_w1(x: Any, y: Any) -> float:
     """
     x, y = as_matrix_pair(x, y)
     return float(np.mean(wasserstein_1d(x, y)))
-
-
-def _mean_pairwise(x: np.ndarray, y: np.ndarray, fn, block: int = 2048) -> float:
-    """Mean of ``fn(squared distances)`` over all pairs, in blocks to bound memory."""
-    total = 0.0
-    y_sq = np.sum(y * y, axis=1)
-    for start in range(0, x.shape[0], block):
-        xb = x[start : start + block]
-        d2 = np.sum(xb * xb, axis=1)[:, None] + y_sq[None, :] - 2.0 * xb @ y.T
-        total += float(np.sum(fn(np.maximum(d2, 0.0))))
-    return total / (x.shape[0] * y.shape[0])
-
-
-def mmd_rbf(
-    x: Any,
-    y: Any,
-    bandwidth: float | None = None,
-    max_samples: int | None = 5000,
-    seed: int = 0,
-) -> float:
-    """Squared maximum mean discrepancy with a Gaussian kernel (Gretton et al. 2012), biased form.
-
-    ``k(a, b) = exp(−‖a − b‖² / (2 h²))``. The bandwidth ``h`` defaults to the median pairwise
-    distance of the pooled (subsampled) sets.
-
-    Parameters
-    ----------
-    x : array-like of shape (n_x, d)
-    y : array-like of shape (n_y, d)
-    bandwidth : float, optional
-        Kernel bandwidth ``h`` > 0; median heuristic when omitted.
-    max_samples : int or None, default 5000
-        Each set is subsampled (without replacement, with ``seed``) to at most this many rows;
-        ``None`` uses all rows (quadratic cost).
-    seed : int, default 0
-
-    Returns
-    -------
-    float
-    """
-    x, y = as_matrix_pair(x, y)
-    rng = np.random.default_rng(seed)
-    x, y = subsample(x, max_samples, rng), subsample(y, max_samples, rng)
-    if bandwidth is None:
-        pooled = subsample(np.concatenate([x, y]), 2000, rng)
-        d = np.sqrt(np.maximum(np.sum((pooled[:, None] - pooled[None]) ** 2, axis=-1), 0.0))
-        bandwidth = float(np.median(d[np.triu_indices_from(d, k=1)]))
-    if not bandwidth > 0:
-        raise ValueError(f"bandwidth must be positive, got {bandwidth}")
-
-    def kernel(d2: np.ndarray) -> np.ndarray:
-        return np.exp(-d2 / (2.0 * bandwidth**2))
-
-    kxx = _mean_pairwise(x, x, kernel)
-    kyy = _mean_pairwise(y, y, kernel)
-    kxy = _mean_pairwise(x, y, kernel)
-    return float(kxx + kyy - 2.0 * kxy)
-
-
-def energy_distance(x: Any, y: Any, max_samples: int | None = 5000, seed: int = 0) -> float:
-    """Energy distance ``2 E‖X − Y‖ − E‖X − X'‖ − E‖Y − Y'‖`` (Székely & Rizzo 2013), V-statistic.
-
-    Parameters
-    ----------
-    x : array-like of shape (n_x, d)
-    y : array-like of shape (n_y, d)
-    max_samples : int or None, default 5000
-        Each set is subsampled to at most this many rows (``None``: all rows).
-    seed : int, default 0
-
-    Returns
-    -------
-    float
-    """
-    x, y = as_matrix_pair(x, y)
-    rng = np.random.default_rng(seed)
-    x, y = subsample(x, max_samples, rng), subsample(y, max_samples, rng)
-    exy = _mean_pairwise(x, y, np.sqrt)
-    exx = _mean_pairwise(x, x, np.sqrt)
-    eyy = _mean_pairwise(y, y, np.sqrt)
-    return float(2.0 * exy - exx - eyy)
 
 
 # --------------------------------------------------------------------------- Fréchet distance

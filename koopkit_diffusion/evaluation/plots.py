@@ -19,6 +19,8 @@ from typing import Any
 import numpy as np
 import torch
 
+from koopkit.analysis import plot_eigenvalues
+
 from .arrays import as_matrix
 from .representability import RepresentabilityResult
 
@@ -135,8 +137,6 @@ def plot_operator_spectrum(eigenvalues: Any) -> Any:
     -------
     matplotlib.figure.Figure
     """
-    from koopkit.analysis import plot_eigenvalues
-
     ax = plot_eigenvalues(np.asarray(eigenvalues, dtype=np.complex128))
     ax.set_title("Learned operator K: discrete-time eigenvalues")
     return ax.figure

@@ -20,7 +20,6 @@ the whole flow.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -31,7 +30,6 @@ from koopkit import EDMD
 from koopkit.analysis import linear_residual
 from koopkit.dictionaries import Polynomial
 from koopkit.linalg import truncated_svd
-from koopkit_diffusion.edm import heun_sample
 
 from .arrays import as_matrix
 
@@ -142,7 +140,7 @@ def _encode_states(
 
 def flow_representability(
     model: Any,
-    teacher: Callable,
+    teacher: Any,
     noise: torch.Tensor,
     labels: torch.Tensor | None = None,
     teacher_labels: Any = "same",
@@ -154,8 +152,8 @@ def flow_representability(
 ) -> RepresentabilityResult:
     """Finite-dimensional representability of the teacher's flow in the model's latents.
 
-    Runs ``heun_sample(teacher, noise, n_steps, return_trajectory=True)`` (with the model's
-    ``σmax``), encodes chosen states (see the module docstring for what is encoded at each time)
+    Runs the teacher's sampler (``teacher.trajectory(noise, labels, n_steps)``, from its own noise
+    range), encodes chosen states (see the module docstring for what is encoded at each time)
     and measures how linear the maps between times are.
 
     Parameters
@@ -163,8 +161,9 @@ def flow_representability(
     model : KDM-like
         ``encode_noise``, ``encode_data`` (for ``endpoint="data"``), ``operator.eigenvalues()``,
         ``sigma_max``.
-    teacher : callable
-        ``denoiser(x, sigma, labels)``.
+    teacher : Teacher
+        Anything with the teacher protocol's ``trajectory``
+        (:mod:`koopkit_diffusion.teacher.protocol`).
     noise : torch.Tensor of shape ``(n, *shape)``
         Unscaled ``ε``; ``n`` should exceed the latent dimension for meaningful fits.
     labels : torch.Tensor of shape (n,), optional
@@ -203,10 +202,8 @@ def flow_representability(
                 f"teacher_labels must be a tensor, None or 'same', got {teacher_labels!r}"
             )
         teacher_labels = labels
-    run = heun_sample(
-        teacher, noise, n_steps, teacher_labels, sigma_max=model.sigma_max, return_trajectory=True
-    )
-    states = run.trajectory[time_indices]
+    trajectory, times = teacher.trajectory(noise, teacher_labels, n_steps)
+    states = trajectory[time_indices].cpu()
     last = len(time_indices) - 1
     zs = [_encode_states(model, s, i == last, endpoint, labels) for i, s in enumerate(states)]
     xs = [as_matrix(s, "state", flatten=True) for s in states]
@@ -221,7 +218,7 @@ def flow_representability(
     sg_latent, sg_latent_data = _semigroup(zs, rank)
     sg_state, _ = _semigroup(xs, rank)
     return RepresentabilityResult(
-        sigmas=run.sigmas[time_indices].double().cpu().numpy(),
+        sigmas=times[time_indices].double().cpu().numpy(),
         dims=dims,
         residual_latent=_residual_curve(zs, dims),
         residual_state=_residual_curve(xs, dims_state),

@@ -14,16 +14,18 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 import torch
 
-from koopkit_diffusion.edm import heun_sample
+from koopkit_diffusion.edm import concat_batches, noise_batches
 
+from .classifier import class_coverage, classifier_features
+from .inception import inception_stats, load_inception
 from .metrics import (
     frechet_distance,
+    load_stats,
     marginal_w1,
     sliced_wasserstein,
 )
@@ -39,49 +41,42 @@ __all__ = [
 ]
 
 
-def _label_dim(generator: Any) -> int:
-    # Teachers and students carry ``label_dim``; a plain denoiser function is unconditional.
-    return int(getattr(generator, "label_dim", 0) or 0)
-
-
-def _balanced(n: int, dim: int) -> torch.Tensor | None:
-    return torch.arange(n) % dim if dim else None
-
-
-@torch.no_grad()
-def _one_step(model: Any, noise: torch.Tensor, labels, batch_size: int) -> torch.Tensor:
-    out = []
-    for start in range(0, noise.shape[0], batch_size):
-        y = None if labels is None else labels[start : start + batch_size]
-        out.append(model.sample(noise=noise[start : start + batch_size], labels=y).cpu())
-    return torch.cat(out)
+def _samples(model: Any, noise: torch.Tensor, labels: Any, batch_size: int) -> torch.Tensor:
+    """A student's samples of given noises (and classes), through its ``sample_batches``."""
+    return concat_batches(model.sample_batches(noise=noise, labels=labels, batch_size=batch_size))[
+        0
+    ]
 
 
 def sample_pair(
     model: Any,
-    teacher: Callable | None,
+    teacher: Any | None,
     n: int,
     seed: int = 0,
     n_steps: int = 18,
-    labels: torch.Tensor | None = None,
+    labels: torch.Tensor | int | None = None,
     batch_size: int = 4096,
 ) -> dict[str, Any]:
     """One-step samples and teacher samples from the same noises ``ε`` (seeded, on the CPU).
 
+    The noises and classes are :func:`koopkit_diffusion.edm.noise_batches`' of ``seed``; the
+    student and the teacher map them with their ``sample_batches`` (the teacher with its own
+    sampler, from its own noise range).
+
     Parameters
     ----------
     model : KDM-like
-        Has ``sample(noise=..., labels=...)``, ``shape`` and ``sigma_max``.
-    teacher : callable or None
-        ``denoiser(x, sigma, labels)`` sampled with
-        :func:`~koopkit_diffusion.edm.sampler.heun_sample` (``2·n_steps − 1`` evaluations, float64
-        for flat data); ``None`` skips it.
+        Has ``sample_batches``, ``shape`` and ``label_dim``.
+    teacher : Teacher, DenoiserTeacher or None
+        Anything with the teacher protocol (``sample_batches``, ``nfe``, ``label_dim``; see
+        :mod:`koopkit_diffusion.teacher.protocol`); ``None`` skips it.
     n : int
     seed : int, default 0
     n_steps : int, default 18
-    labels : torch.Tensor of shape (n,), optional
-        Classes for conditional generators; default balanced ``arange(n) % label_dim``. Each of
-        model and teacher receives them only if it is conditional.
+        Steps of the teacher's sampler (``2·n_steps − 1`` evaluations for EDM's Heun).
+    labels : torch.Tensor of shape (n,) or int, optional
+        Classes for conditional generators; default uniform random from ``seed``. Each of model
+        and teacher receives them only if it is conditional.
     batch_size : int, default 4096
 
     Returns
@@ -90,16 +85,22 @@ def sample_pair(
         ``noise`` ``(n, *shape)``, ``labels`` (or None), ``samples``, ``seconds``, ``nfe``
         (1) and, with a teacher, ``teacher_samples``, ``teacher_seconds``, ``teacher_nfe``.
     """
-    if n < 1:
-        raise ValueError(f"n must be a positive integer, got {n}")
+    if isinstance(n, bool) or not isinstance(n, int) or n < 1:
+        raise ValueError(f"n must be a positive integer, got {n!r}")
+    if teacher is not None and not callable(getattr(teacher, "sample_batches", None)):
+        raise ValueError(
+            f"teacher must follow the teacher protocol (sample_batches, integrate), got "
+            f"{type(teacher).__name__}; wrap a denoiser function with "
+            "koopkit_diffusion.teacher.DenoiserTeacher(fn, shape, ...)"
+        )
     shape = tuple(model.shape)
-    noise = torch.randn(n, *shape, generator=torch.Generator().manual_seed(seed))
-    if labels is None:
-        labels = _balanced(n, max(_label_dim(model), _label_dim(teacher)))
-    ref = next(model.parameters())
+    label_dim = max(int(model.label_dim), int(getattr(teacher, "label_dim", 0) or 0))
+    drawn = list(noise_batches(n, shape, seed=seed, batch_size=n, label_dim=label_dim,
+                               labels=labels))  # fmt: skip
+    noise = torch.cat([eps for eps, _ in drawn])
+    labels = None if drawn[0][1] is None else torch.cat([y for _, y in drawn])
     start = time.perf_counter()
-    model_labels = labels if _label_dim(model) else None
-    samples = _one_step(model, noise.to(ref.device), model_labels, batch_size)
+    samples = _samples(model, noise, labels if model.label_dim else None, batch_size)
     out = {
         "noise": noise,
         "labels": labels,
@@ -108,28 +109,15 @@ def sample_pair(
         "nfe": 1,
     }
     if teacher is not None:
-        teacher_labels = labels if _label_dim(teacher) else None
-        dtype = torch.float64 if len(shape) == 1 else torch.float32
-        t_ref = next(teacher.parameters(), ref) if isinstance(teacher, torch.nn.Module) else ref
-        chunks, nfe = [], 0
         start = time.perf_counter()
-        for lo in range(0, n, batch_size):
-            y = None if teacher_labels is None else teacher_labels[lo : lo + batch_size]
-            y = None if y is None else y.to(t_ref.device)
-            run = heun_sample(
-                teacher,
-                noise[lo : lo + batch_size].to(t_ref.device),
-                n_steps,
-                y,
-                sigma_max=model.sigma_max,
-                dtype=dtype,
-            )
-            chunks.append(run.samples.float().cpu())
-            nfe = run.nfe
+        batches = teacher.sample_batches(
+            noise=noise, labels=labels if teacher.label_dim else None, batch_size=batch_size,
+            n_steps=n_steps,
+        )  # fmt: skip
         out.update(
-            teacher_samples=torch.cat(chunks),
+            teacher_samples=concat_batches(batches)[0].float(),
             teacher_seconds=time.perf_counter() - start,
-            teacher_nfe=nfe,
+            teacher_nfe=teacher.nfe(n_steps),
         )
     return out
 
@@ -189,7 +177,7 @@ def same_noise_scores(
     noise, sample, labels = _check_pairs(model, pairs)
     if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
         raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}")
-    x = _one_step(model, noise, labels, batch_size).flatten(1)
+    x = _samples(model, noise, labels if model.label_dim else None, batch_size).flatten(1)
     ref = sample.flatten(1).to(x.dtype)
     return {
         "sw_same_noise": sliced_wasserstein(x, ref),
@@ -241,8 +229,6 @@ def evaluate_digits(samples: Any, classifier: Any, reference: Any, k: int = 3) -
         ``classifier_fid``, ``coverage`` (see
         :func:`~koopkit_diffusion.evaluation.classifier.class_coverage`), ``precision``, ``recall``.
     """
-    from .classifier import class_coverage, classifier_features
-
     fake = classifier_features(classifier, samples).double().numpy()
     real = classifier_features(classifier, reference).double().numpy()
     fid = frechet_distance(
@@ -257,7 +243,7 @@ def evaluate_digits(samples: Any, classifier: Any, reference: Any, k: int = 3) -
 
 def compare_digits(
     models: dict[str, Any],
-    teacher: Callable | None,
+    teacher: Any | None,
     classifier: Any,
     reference: Any,
     n: int = 2000,
@@ -273,8 +259,9 @@ def compare_digits(
     ----------
     models : dict of str to KDM-like
         E.g. ``{"KDM": kdm, "KD": kd}``.
-    teacher : callable or None
-        Sampled with ``n_steps`` Heun steps (``2·n_steps − 1`` NFE) under the name ``"teacher"``.
+    teacher : Teacher or None
+        Sampled with ``n_steps`` steps of its sampler (EDM's Heun: ``2·n_steps − 1`` NFE) under
+        the name ``"teacher"``.
     classifier : koopkit_diffusion.evaluation.classifier.DigitsClassifier
     reference : tensor of shape (m, 1, 8, 8)
         Real digits.
@@ -330,9 +317,6 @@ def evaluate_fid(
     dict
         ``fid`` and ``n`` (number of samples).
     """
-    from .inception import inception_stats, load_inception
-    from .metrics import load_stats
-
     mu_ref, sigma_ref = load_stats(ref_stats)
     model = load_inception(inception_weights, device=device)
     stats = inception_stats(model, samples, batch_size=batch_size)

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import torch
 from torch import nn
 from torch.func import functional_call
+
+from koopkit_diffusion.edm import noise_batches
 
 from .config import KDMConfig
 from .discriminators import (
@@ -14,10 +18,59 @@ from .discriminators import (
 )
 from .losses import ReconstructionLoss
 
-__all__ = ["OneStepGenerator"]
+__all__ = ["OneStepGenerator", "OneStepSampling"]
 
 
-class OneStepGenerator(nn.Module):
+class OneStepSampling:
+    """Batched one-step sampling for anything with ``sample(noise=..., labels=...)``, ``shape``
+    and ``label_dim`` (every student; a stand-in in a test)."""
+
+    @torch.no_grad()
+    def sample_batches(
+        self,
+        n: int | None = None,
+        *,
+        noise: torch.Tensor | None = None,
+        labels: torch.Tensor | int | None = None,
+        seed: int = 0,
+        batch_size: int = 10_000,
+    ) -> Iterator[tuple[torch.Tensor, torch.Tensor | None]]:
+        """``n`` one-step samples in batches: the one way the package samples a student.
+
+        The noises and classes follow :func:`koopkit_diffusion.edm.noise_batches` (one CPU draw
+        from ``seed``, whatever ``batch_size``; uniform random classes for a conditional model),
+        so the samples of a seed are the same on any device and for any batch size.
+
+        Parameters
+        ----------
+        n : int, optional
+            Number of samples (when ``noise`` is not given).
+        noise : Tensor of shape (n, *shape), optional
+            The unscaled noises to map (e.g. a teacher's pairs, to compare on the same noises).
+        labels : Tensor of shape (n,) or int, optional
+            Classes of a conditional model: given, one class for all, or (``None``) uniform
+            random from ``seed``.
+        seed : int, default 0
+        batch_size : int, default 10000
+
+        Yields
+        ------
+        samples : Tensor of shape (batch, *shape), on the CPU
+        labels : Tensor of shape (batch,) or None
+        """
+        parameters = getattr(self, "parameters", None)
+        first = next(iter(parameters()), None) if callable(parameters) else None
+        device = torch.device("cpu") if first is None else first.device
+        batches = noise_batches(
+            n, self.shape, seed=seed, batch_size=batch_size, label_dim=self.label_dim,
+            labels=labels, noise=noise,
+        )  # fmt: skip
+        for eps, y in batches:
+            x = self.sample(noise=eps.to(device), labels=None if y is None else y.to(device))
+            yield x.cpu(), y
+
+
+class OneStepGenerator(OneStepSampling, nn.Module):
     """What KDM and the KD baseline share: batch unpacking, the adversary, one-step sampling.
 
     Subclasses build their networks after :meth:`_init_common` and define ``generate(noise,

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import dataclasses
 import math
 from dataclasses import dataclass, field
 from typing import Any
 
+from koopkit.config import ConfigMixin
 from koopkit.operators import OPERATOR_KINDS
 
 from .losses import LOSS_KINDS
@@ -25,7 +25,7 @@ _CHOICES = {
 
 
 @dataclass
-class KDMConfig:
+class KDMConfig(ConfigMixin):
     """Configuration of a :class:`KDM` (and of the KD baseline, which reuses its networks).
 
     Parameters
@@ -224,16 +224,3 @@ class KDMConfig:
             dropout=self.dropout,
             **self.unet_kwargs,
         )
-
-    def to_dict(self) -> dict[str, Any]:
-        """JSON-ready dict (tuples become lists)."""
-        return dataclasses.asdict(self)
-
-    @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> KDMConfig:
-        """Inverse of :meth:`to_dict`; unknown keys raise ``ValueError``."""
-        known = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(d) - known)
-        if unknown:
-            raise ValueError(f"unknown KDMConfig fields {unknown}; valid: {sorted(known)}")
-        return cls(**d)

@@ -13,8 +13,10 @@ import math
 import torch
 from torch import nn
 
+from koopkit.operators import make_operator
 from koopkit_diffusion.edm import input_scale as c_in
 from koopkit_diffusion.edm import one_hot
+from koopkit_diffusion.edm.nets import UNet
 
 from .config import KDMConfig
 
@@ -104,8 +106,6 @@ class MLP(nn.Module):
 
 
 def _unet(in_channels: int, out_channels: int, resolution: int, label_dim: int, unet: dict):
-    from koopkit_diffusion.edm.nets import UNet
-
     return UNet(
         img_resolution=resolution,
         in_channels=in_channels,
@@ -275,8 +275,6 @@ def build_operator(config: KDMConfig) -> nn.Module:
     ``eigenvalue_targets="uniform"`` draws the targets (real and imaginary part ``U(−1, 1)``)
     from the global generator, after the operator's own parameters.
     """
-    from koopkit.operators import make_operator
-
     dim = config.latent_dim_resolved
     kwargs: dict = {"bias": config.operator_bias}
     if config.operator == "lowrank":

@@ -179,7 +179,7 @@ class PairDataset(Dataset):
     @property
     def sigma_max(self) -> float:
         """σmax: the student's input is ``sigma_max · noise``."""
-        return float(self.manifest["noise_scale"])
+        return float(self.manifest["sigma_max"])
 
     @property
     def sigma_data(self) -> float | None:

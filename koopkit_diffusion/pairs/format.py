@@ -3,7 +3,7 @@
 A pair set is a directory::
 
     manifest.json      what the set is (see :func:`new_manifest`) and the sha256 of every shard
-    noise-00000.npy    ε ~ N(0, I), unscaled: the student multiplies by ``noise_scale`` (σmax)
+    noise-00000.npy    ε ~ N(0, I), unscaled: the student multiplies by ``sigma_max`` (σmax)
     sample-00000.npy   the teacher's output x0 for that ε
     label-00000.npy    integer class of the pair (conditional sets only)
 
@@ -36,7 +36,9 @@ except ImportError:  # pragma: no cover - exercised on Windows only
     fcntl = None
 
 FORMAT_NAME = "koopkit-pairs"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
+#: Versions :func:`read_manifest` reads (version 1 named σmax ``noise_scale``).
+READABLE_VERSIONS = (1, 2)
 MANIFEST_NAME = "manifest.json"
 KEYS = ("noise", "sample", "label")
 STORAGE_DTYPES = ("float32", "float16")
@@ -48,7 +50,6 @@ __all__ = [
     "FORMAT_VERSION",
     "MANIFEST_NAME",
     "PairSetWriter",
-    "file_sha256",
     "new_manifest",
     "read_manifest",
     "shard_name",
@@ -60,15 +61,6 @@ def shard_name(key: str, index: int) -> str:
     if key not in KEYS:
         raise ValueError(f"key must be one of {KEYS}, got {key!r}")
     return f"{key}-{index:05d}.npy"
-
-
-def file_sha256(path: str | os.PathLike, chunk_bytes: int = 1 << 22) -> str:
-    """Hex sha256 of a file, read in chunks of ``chunk_bytes`` (never the whole file at once)."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        while block := f.read(chunk_bytes):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def atomic_write_bytes(path: Path, data: bytes) -> None:
@@ -95,7 +87,7 @@ def new_manifest(
     shape: tuple[int, ...],
     dtype: str,
     label_dim: int,
-    noise_scale: float,
+    sigma_max: float,
     seed: int | None,
     teacher: Mapping[str, Any],
     sampler: Mapping[str, Any] | None,
@@ -115,8 +107,8 @@ def new_manifest(
         Storage dtype of ``noise`` and ``sample``; labels are stored as int64.
     label_dim : int
         Number of classes; 0 for an unconditional set (no ``label`` shards).
-    noise_scale : float
-        σmax: the student's input is ``noise_scale · noise``.
+    sigma_max : float
+        σmax: the noise the teacher started from is ``sigma_max · noise`` (a student's input).
     seed : int or None
         Base seed of the per-pair noise (``None`` for imported sets).
     teacher, sampler : mapping
@@ -137,10 +129,8 @@ def new_manifest(
         raise ValueError(f"dtype must be one of {STORAGE_DTYPES}, got {dtype!r}")
     if label_dim < 0:
         raise ValueError(f"label_dim must be >= 0, got {label_dim}")
-    if not (math.isfinite(noise_scale) and noise_scale > 0):
-        raise ValueError(
-            f"noise_scale (sigma_max) must be a positive finite number, got {noise_scale}"
-        )
+    if not (math.isfinite(sigma_max) and sigma_max > 0):
+        raise ValueError(f"sigma_max must be a positive finite number, got {sigma_max}")
     keys = ["noise", "sample"] + (["label"] if label_dim > 0 else [])
     shapes = {"noise": list(shape), "sample": list(shape), "label": []}
     dtypes = {"noise": dtype, "sample": dtype, "label": "int64"}
@@ -154,7 +144,7 @@ def new_manifest(
         "shapes": {k: shapes[k] for k in keys},
         "dtypes": {k: dtypes[k] for k in keys},
         "label_dim": int(label_dim),
-        "noise_scale": float(noise_scale),
+        "sigma_max": float(sigma_max),
         "seed": None if seed is None else int(seed),
         "teacher": dict(teacher),
         "sampler": None if sampler is None else dict(sampler),
@@ -166,6 +156,9 @@ def new_manifest(
 
 def read_manifest(directory: str | os.PathLike) -> dict[str, Any]:
     """Read and check ``directory/manifest.json``.
+
+    A version-1 manifest is returned with its ``noise_scale`` under the version-2 name
+    ``sigma_max`` (its ``format_version`` stays 1: a writer does not continue such a set).
 
     Raises
     ------
@@ -186,11 +179,14 @@ def read_manifest(directory: str | os.PathLike) -> dict[str, Any]:
         raise ValueError(f"{path} is not valid JSON: {err}") from err
     if not isinstance(manifest, dict) or manifest.get("format") != FORMAT_NAME:
         raise ValueError(f"{path} is not a {FORMAT_NAME} manifest (field 'format')")
-    if manifest.get("format_version") != FORMAT_VERSION:
+    version = manifest.get("format_version")
+    if version not in READABLE_VERSIONS:
         raise ValueError(
-            f"{path} has format_version {manifest.get('format_version')!r}; "
-            f"this koopkit reads version {FORMAT_VERSION}"
+            f"{path} has format_version {version!r}; this koopkit reads versions "
+            f"{', '.join(map(str, READABLE_VERSIONS))}"
         )
+    if version == 1 and "noise_scale" in manifest:  # the name of sigma_max in version 1
+        manifest["sigma_max"] = manifest.pop("noise_scale")
     return manifest
 
 

@@ -6,7 +6,6 @@ import hashlib
 import logging
 import os
 import warnings
-from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -48,18 +47,22 @@ def pair_noise(
     return noise, label
 
 
-def _teacher_record(teacher: Callable, description: str | None) -> dict[str, Any]:
+def _teacher_record(teacher: Any, description: str | None) -> dict[str, Any]:
     if description is None:
-        kind = teacher if isinstance(teacher, type) else type(teacher)
-        description = getattr(teacher, "__qualname__", None) or kind.__qualname__
-    record: dict[str, Any] = {"description": description, "state_sha256": None}
+        module = isinstance(teacher, torch.nn.Module)
+        description = type(teacher).__qualname__ if module else repr(teacher)
+    record: dict[str, Any] = {
+        "kind": teacher.kind,
+        "description": description,
+        "state_sha256": None,
+    }
     sigma_data = getattr(teacher, "sigma_data", None)
     if sigma_data is not None:  # students scale their noise input with it (EDM's c_in)
         record["sigma_data"] = float(sigma_data)
-    state_dict = getattr(teacher, "state_dict", None)
-    if callable(state_dict):
+    state = teacher.state_dict() if callable(getattr(teacher, "state_dict", None)) else {}
+    if state:
         digest = hashlib.sha256()
-        for name, value in sorted(state_dict().items()):
+        for name, value in sorted(state.items()):
             digest.update(name.encode())
             if isinstance(value, torch.Tensor):
                 digest.update(value.detach().cpu().contiguous().numpy().tobytes())
@@ -74,45 +77,30 @@ def _rank_world() -> tuple[int, int]:
     return int(os.environ.get("RANK", 0)), int(os.environ.get("WORLD_SIZE", 1))
 
 
-def _teacher_device(teacher: Callable, device: str | torch.device | None) -> torch.device:
-    if device is not None:
-        return torch.device(device)
-    parameters = getattr(teacher, "parameters", None)
-    if callable(parameters):
-        first = next(iter(parameters()), None)
-        if first is not None:
-            return first.device
-    return torch.device("cpu")
-
-
 def generate_pairs(
-    teacher: Callable,
+    teacher: Any,
     out_dir: str | os.PathLike,
     n: int,
     *,
-    shape: tuple[int, ...],
     batch_size: int = 1024,
     seed: int = 0,
     n_steps: int = 18,
-    label_dim: int = 0,
     shard_size: int = 10_000,
     dtype: str = "float32",
-    sigma_min: float = 0.002,
-    sigma_max: float = 80.0,
-    rho: float = 7.0,
     compute_dtype: str | None = None,
-    device: str | torch.device | None = None,
     resume: bool = True,
     progress: bool = True,
     teacher_description: str | None = None,
 ) -> dict[str, Any]:
-    """Run the teacher's deterministic Heun sampler on ``n`` noises and store the pairs.
+    """Run the teacher's sampler on ``n`` noises and store the pairs.
 
-    Pair ``i`` is ``(ε_i, heun_sample(teacher, ε_i))`` with ``ε_i`` from :func:`pair_noise`
+    Pair ``i`` is ``(ε_i, teacher.integrate(ε_i))`` with ``ε_i`` from :func:`pair_noise`
     (``numpy.random.default_rng([seed, i])``), rounded to the storage ``dtype`` *before* the
-    teacher sees it, so the stored noise is exactly the one the sample came from. The sampler is
-    EDM's (Karras et al. 2022, Algorithm 1), starting from ``sigma_max · ε``: ``2·n_steps − 1``
-    teacher evaluations per pair.
+    teacher sees it, so the stored noise is exactly the one the sample came from. The shape of a
+    sample, the number of classes and the noise range are the teacher's own
+    (:mod:`koopkit_diffusion.teacher.protocol`); for an EDM teacher the sampler is EDM's
+    (Karras et al. 2022, Algorithm 1), starting from ``sigma_max · ε``: ``2·n_steps − 1`` teacher
+    evaluations per pair.
 
     Guarantees (see the pair-set guide):
 
@@ -132,36 +120,27 @@ def generate_pairs(
 
     Parameters
     ----------
-    teacher : callable
-        ``teacher(x, sigma, labels) -> D(x, σ)``, e.g. an
-        :class:`~koopkit_diffusion.edm.precond.EDMPrecond`.
-        If it has a ``state_dict`` its sha256 is recorded and checked on resume.
+    teacher : Teacher or DenoiserTeacher
+        Anything with the teacher protocol: ``shape``, ``label_dim``, ``sigma_max``, ``kind``,
+        ``device`` and ``integrate`` (a denoiser function of your own: wrap it in
+        :class:`~koopkit_diffusion.teacher.DenoiserTeacher`). Its ``state_dict``, when it has
+        one, is hashed into the manifest and checked on resume.
     out_dir : path
         Directory of the pair set (created if missing).
     n : int
         Number of pairs.
-    shape : tuple of int
-        Shape of one sample, ``(d,)`` or ``(C, H, W)``.
     batch_size : int, default 1024
         Pairs per teacher call.
     seed : int, default 0
         Base seed.
     n_steps : int, default 18
-        Heun steps ``N`` (``2N − 1`` evaluations).
-    label_dim : int, default 0
-        Number of classes; for ``label_dim > 0`` each pair draws a uniform class (stored in
-        ``label-*.npy`` and passed to the teacher as integer labels of shape ``(batch,)``).
+        Steps ``N`` of the teacher's sampler (EDM's Heun: ``2N − 1`` evaluations).
     shard_size : int, default 10000
         Pairs per shard file.
     dtype : {"float32", "float16"}, default "float32"
         Storage dtype of noise and sample.
-    sigma_min, sigma_max, rho : float, default 0.002, 80.0, 7.0
-        Sampler schedule; ``sigma_max`` is recorded as the set's ``noise_scale``.
     compute_dtype : {"float64", "float32"}, optional
-        Dtype of the ODE state; default float64 for vector data (``len(shape) == 1``), float32
-        for images.
-    device : str or torch.device, optional
-        Where the teacher runs; default the device of its first parameter, else CPU.
+        Dtype of the ODE state; default float64 for vector data, float32 for images.
     resume : bool, default True
         Continue a set found in ``out_dir``; ``False`` refuses a set with complete shards.
     progress : bool, default True
@@ -174,13 +153,19 @@ def generate_pairs(
     dict
         The manifest as left by this process (``complete`` is true once all shards exist).
     """
-    from koopkit_diffusion.edm import heun_sample
-
-    shape = tuple(int(s) for s in shape)
-    if not shape or any(s < 1 for s in shape):
-        raise ValueError(f"shape must be a non-empty tuple of positive sizes, got {shape}")
-    if batch_size < 1:
-        raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+    missing = [
+        name
+        for name in ("shape", "label_dim", "sigma_max", "kind", "integrate", "sampler_record")
+        if not hasattr(teacher, name)
+    ]
+    if missing:
+        raise ValueError(
+            f"teacher lacks {missing} of the teacher protocol; wrap a denoiser function with "
+            "koopkit_diffusion.teacher.DenoiserTeacher(fn, shape, label_dim=..., sigma_max=...)"
+        )
+    shape, label_dim = tuple(int(s) for s in teacher.shape), int(teacher.label_dim)
+    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
+        raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}")
     if n_steps < 1:
         raise ValueError(f"n_steps must be >= 1, got {n_steps}")
     if seed < 0:
@@ -190,13 +175,7 @@ def generate_pairs(
     if compute_dtype not in ("float64", "float32"):
         raise ValueError(f"compute_dtype must be 'float64' or 'float32', got {compute_dtype!r}")
     sampler = {
-        "name": "edm_heun",
-        "n_steps": int(n_steps),
-        "nfe": 2 * int(n_steps) - 1,
-        "sigma_min": float(sigma_min),
-        "sigma_max": float(sigma_max),
-        "rho": float(rho),
-        "compute_dtype": compute_dtype,
+        **teacher.sampler_record(n_steps, compute_dtype),
         "noise": "numpy.random.default_rng([seed, i]).standard_normal(shape)"
         + (", then .integers(label_dim)" if label_dim else ""),
     }
@@ -206,21 +185,13 @@ def generate_pairs(
         shape=shape,
         dtype=dtype,
         label_dim=label_dim,
-        noise_scale=sigma_max,
+        sigma_max=teacher.sigma_max,
         seed=seed,
         teacher=_teacher_record(teacher, teacher_description),
         sampler=sampler,
         source="generate",
     )
-    for name, value in (("label_dim", label_dim), ("shape", shape)):
-        known = getattr(teacher, name, None)
-        if (
-            known is not None
-            and not isinstance(known, torch.Tensor)
-            and tuple(np.atleast_1d(known)) != tuple(np.atleast_1d(value))
-        ):
-            raise ValueError(f"{name}={value} but the teacher has {name}={known}")
-    if isinstance(teacher, torch.nn.Module) and teacher.training:
+    if getattr(teacher, "training", False):
         warnings.warn(
             "the teacher is in training mode (dropout active, samples not reproducible); "
             "call teacher.eval() first",
@@ -230,7 +201,6 @@ def generate_pairs(
     rank, world = _rank_world()
     done = writer.completed()
     mine = [s for s in range(rank, writer.n_shards, world) if s not in done]
-    device = _teacher_device(teacher, device)
     state_dtype = getattr(torch, compute_dtype)
 
     def sample_batch(noise: np.ndarray, labels: np.ndarray | None) -> np.ndarray:
@@ -239,18 +209,10 @@ def generate_pairs(
         x = torch.from_numpy(np.concatenate([noise, np.zeros((pad, *shape), noise.dtype)]))
         y = None
         if labels is not None:
-            y = torch.from_numpy(np.concatenate([labels, np.zeros(pad, np.int64)])).to(device)
-        out = heun_sample(
-            teacher,
-            x.to(device=device, dtype=state_dtype),
-            n_steps=n_steps,
-            labels=y,
-            sigma_min=sigma_min,
-            sigma_max=sigma_max,
-            rho=rho,
-            dtype=state_dtype,
-        )
-        return out.samples[:rows].cpu().numpy()
+            y = torch.from_numpy(np.concatenate([labels, np.zeros(pad, np.int64)]))
+        with torch.no_grad():
+            out = teacher.integrate(x.to(state_dtype), y, n_steps, dtype=state_dtype)
+        return out[:rows].cpu().numpy()
 
     todo = sum(shard_bounds(manifest, s)[1] - shard_bounds(manifest, s)[0] for s in mine)
     bar = tqdm(

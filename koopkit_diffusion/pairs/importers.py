@@ -87,7 +87,7 @@ def _write(
         shape=shape,
         dtype=dtype,
         label_dim=label_dim,
-        noise_scale=sigma_max,
+        sigma_max=sigma_max,
         seed=None,
         teacher={"description": teacher_description, "state_sha256": None},
         sampler=None,
@@ -215,7 +215,7 @@ def import_npz_per_pair(
     key : {"endpoints", "arr_0", "arr1"} or str, optional
         The array's key; by default the one of :data:`NPZ_KEYS` the first file holds.
     sigma_max : float, default 80.0
-        σmax of the teacher, recorded as the set's ``noise_scale``.
+        σmax of the teacher, recorded as the set's ``sigma_max``.
     label_dim : int, default 0
         Number of classes; required (> 0) when the files carry ``label``.
     shard_size, dtype, teacher_description, resume, progress

@@ -29,12 +29,11 @@ from typing import Any
 
 import numpy as np
 
-from koopkit.io import write_json
+from koopkit.io import file_sha256, write_json
 
 from .format import (
     MANIFEST_NAME,
     STORAGE_DTYPES,
-    file_sha256,
     read_manifest,
     shard_bounds,
     shard_name,
@@ -66,7 +65,7 @@ def manifest_problems(manifest: Mapping[str, Any]) -> list[str]:
 
     Checks, without reading any shard: ``count``, ``shard_size`` and ``n_shards`` agree; the keys
     are ``noise``, ``sample`` (and ``label`` exactly when ``label_dim > 0``) with shapes and
-    dtypes; ``noise_scale`` is a positive finite number; every shard entry has the index, start
+    dtypes; ``sigma_max`` is a positive finite number; every shard entry has the index, start
     and count of its place (no overlap, no gap), the file names of its own index for every key
     (not another shard's) with a sha256 and a size; ``complete`` says whether every shard is
     listed.
@@ -116,9 +115,9 @@ def manifest_problems(manifest: Mapping[str, Any]) -> list[str]:
             bad(f"dtype of {key!r} must be one of {allowed}, got {dtypes[key]!r}")
     if shapes["noise"] != shapes["sample"]:
         bad(f"noise shape {shapes['noise']} differs from sample shape {shapes['sample']}")
-    scale = manifest.get("noise_scale")
+    scale = manifest.get("sigma_max")
     if not (isinstance(scale, (int, float)) and math.isfinite(scale) and scale > 0):
-        bad(f"noise_scale must be a positive finite number, got {scale!r}")
+        bad(f"field 'sigma_max' must be a positive finite number, got {scale!r}")
     count, size, n_shards = manifest["count"], manifest["shard_size"], manifest["n_shards"]
     needed = -(-count // size)
     if n_shards != needed:

@@ -8,7 +8,8 @@
 * :mod:`~koopkit_diffusion.runs.best_checkpoint` — :class:`FIDTracker`: FID during training,
   the best EMA weights kept as ``best.pt``;
 * :mod:`~koopkit_diffusion.runs.imports` — :func:`import_edm_run`: an EDM pickle as a teacher run;
-* :mod:`~koopkit_diffusion.runs.pairs` — :func:`generate_pair_set`, :func:`import_pair_set`;
+* :mod:`~koopkit_diffusion.runs.pairs` — :func:`generate_pair_set`, :func:`import_pair_set`,
+  :func:`verify_pair_set`, :func:`pair_set_info`;
 * :mod:`~koopkit_diffusion.runs.evaluate` — :func:`evaluate_run`, :func:`analyze_run`,
   :func:`sample_run`, :func:`run_fid`, :func:`dataset_fid_stats`;
 * :mod:`~koopkit_diffusion.runs.quickstart` — :func:`run_quickstart`, the main job.
@@ -18,7 +19,7 @@ The command line (:mod:`koopkit_diffusion.cli`) parses, calls these and prints.
 
 from .evaluate import analyze_run, dataset_fid_stats, evaluate_run, run_fid, sample_run
 from .imports import import_edm_run
-from .pairs import generate_pair_set, import_pair_set
+from .pairs import generate_pair_set, import_pair_set, pair_set_info, verify_pair_set
 from .presets import Preset, get_preset, preset_names
 from .quickstart import QuickstartConfig, run_quickstart
 from .record import RunRecord
@@ -39,9 +40,11 @@ __all__ = [
     "import_pair_set",
     "load_generator",
     "load_teacher",
+    "pair_set_info",
     "preset_names",
     "run_fid",
     "run_quickstart",
     "sample_run",
     "train_run",
+    "verify_pair_set",
 ]

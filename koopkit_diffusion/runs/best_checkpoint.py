@@ -4,13 +4,17 @@ The authors' trainer (Berman et al. 2025) scores its one-step generator periodic
 the best checkpoint; EDM's users do the same with ``fid.py`` on snapshots. :class:`FIDTracker` is
 a sample callback of :class:`~koopkit_diffusion.trainer.loop.Trainer` (it never touches the
 trainer's internals): at the first call after every ``every_images`` training images (and at the
-last step) it draws ``n`` samples from the EMA model — one step for a student, EDM's Heun sampler
-for a teacher — measures FID (and the Inception Score) with the local Inception weights, appends
-a record to ``run_dir/fid.jsonl`` and, when the FID is the lowest so far, writes the EMA weights to
-``run_dir/best.pt`` and the record to ``run_dir/best.json``.
+last step) it draws ``n`` samples from the EMA model with its ``sample_batches`` — one step for a
+student, the teacher's own sampler for a teacher; classes uniform at random for a conditional
+model, as the authors and EDM's ``generate.py`` draw them — measures FID (and the Inception
+Score) with the local Inception weights, appends a record to ``run_dir/fid.jsonl`` and, when the
+FID is the lowest so far, writes the EMA weights to ``run_dir/best.pt`` and the record to
+``run_dir/best.json``.
 
-``best.pt`` has the layout of the trainer's checkpoints (``step``, ``model`` and ``ema`` state
-dicts, both the averaged weights), so ``load_teacher(run, checkpoint=run / "best.pt")`` and
+``best.pt`` is written by the trainer's own writer
+(:func:`~koopkit_diffusion.trainer.write_checkpoint`, with its checksum file) in its layout
+(``step``, ``model`` and ``ema`` state dicts, both the averaged weights), so
+``load_teacher(run, checkpoint=run / "best.pt")`` and
 ``load_generator(run, checkpoint=run / "best.pt")`` read it. On resume, records written after the
 checkpoint by the interrupted run are dropped at the first call; when the best of them lay past
 it, ``best.pt`` and ``best.json`` are removed and found again by the resumed run, which repeats the
@@ -24,14 +28,17 @@ import logging
 import math
 import os
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import torch
 from torch import nn
 
 from koopkit.io import atomic_write, write_json
+from koopkit_diffusion.evaluation.image_scores import image_scores
+from koopkit_diffusion.evaluation.inception import load_inception
+from koopkit_diffusion.trainer import write_checkpoint
+from koopkit_diffusion.trainer.checkpoints import checksum_file, weights_state
 
 __all__ = ["BEST_CHECKPOINT", "FID_RECORDS", "FIDTracker"]
 
@@ -58,7 +65,7 @@ class FIDTracker:
     n : int, default 10000
         Samples per measurement (50k for the numbers papers report; fewer is biased upwards).
     n_steps : int, default 18
-        Heun steps when the model is a teacher.
+        Steps of the teacher's sampler when the model is a teacher.
     seed : int, default 0
         The same noises at every measurement.
     sample_batch : int, default 500
@@ -134,26 +141,22 @@ class FIDTracker:
                 f.writelines(json.dumps(r) + "\n" for r in kept)
         best_path = run_dir / BEST_RECORD
         if best_path.is_file() and json.loads(best_path.read_text())["step"] >= step:
-            (run_dir / BEST_CHECKPOINT).unlink(missing_ok=True)
+            for stale in (run_dir / BEST_CHECKPOINT, checksum_file(run_dir / BEST_CHECKPOINT)):
+                stale.unlink(missing_ok=True)
             best_path.unlink()
             logger.info("the best FID lay past the resumed checkpoint; it will be measured again")
         self._best = json.loads(best_path.read_text())["fid"] if best_path.is_file() else math.inf
         self._last_bucket = kept[-1]["step"] * self.batch_size // self.every_images if kept else 0
 
     def _samples(self, model: nn.Module) -> Any:
-        from koopkit_diffusion.teacher import Teacher, sample_teacher
-
-        if isinstance(model, Teacher):
-            samples, _ = sample_teacher(
-                model, self.n, n_steps=self.n_steps, seed=self.seed, batch_size=self.sample_batch
-            )
-            return samples
-        return _one_step(model, self.n, self.seed, self.sample_batch)
+        """The model's samples in batches: a student's one step or a teacher's own sampler."""
+        extra = {"n_steps": self.n_steps} if hasattr(model, "integrate") else {}
+        batches = model.sample_batches(
+            self.n, seed=self.seed, batch_size=self.sample_batch, **extra
+        )
+        return (x for x, _ in batches)
 
     def _measure(self, model: nn.Module, step: int) -> dict[str, Any]:
-        from koopkit_diffusion.evaluation.image_scores import image_scores
-        from koopkit_diffusion.evaluation.inception import load_inception
-
         device = next(model.parameters()).device
         if self._inception is None:
             self._inception = load_inception(self.inception_weights, device=device)
@@ -171,25 +174,8 @@ class FIDTracker:
         }
 
     def _save_best(self, model: nn.Module, record: dict[str, Any], run_dir: Path) -> None:
-        from koopkit.training import save_checkpoint
-
-        weights = {k: v.detach().cpu() for k, v in model.state_dict().items()}
-        state = {
-            "format": 1,
-            "step": record["step"],
-            "model": weights,  # the averaged weights: a best checkpoint is for sampling
-            "ema": {f"module.{k}": v for k, v in weights.items()},
-        }
-        save_checkpoint(state, run_dir / BEST_CHECKPOINT)
+        # The averaged weights as both model and EMA: a best checkpoint is for sampling.
+        write_checkpoint(
+            run_dir / BEST_CHECKPOINT, weights_state(model.state_dict(), record["step"])
+        )
         write_json({**record, "checkpoint": BEST_CHECKPOINT}, run_dir / BEST_RECORD)
-
-
-def _one_step(model: nn.Module, n: int, seed: int, batch: int) -> Iterator[torch.Tensor]:
-    """One-step samples of a student in batches, from a seeded generator (labels balanced)."""
-    device = next(model.parameters()).device
-    gen = torch.Generator(device=device).manual_seed(seed)
-    label_dim = getattr(model, "label_dim", 0)
-    for start in range(0, n, batch):
-        m = min(batch, n - start)
-        labels = (torch.arange(start, start + m, device=device) % label_dim) if label_dim else None
-        yield model.sample(m, labels=labels, generator=gen).cpu()

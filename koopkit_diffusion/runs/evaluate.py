@@ -1,37 +1,35 @@
 """Evaluate, analyse and sample run directories (``evaluate``, ``analyze``, ``sample``, ``fid``).
 
 A run's record (``run.json``) says what it is: the model kind, its configuration, the data the
-samples come from and the teacher run. Evaluation reads it once, loads the checkpoint once and
-picks its scores from the data's name, never from the shape of a sample:
-
-=====================  ======================================================================
-2-D toys               SW1 and marginal W1 against the teacher's samples and the true
-                       distribution, with the floor of two independent true sets
-``digits``             classifier-FID, coverage and precision/recall against the training split
-``cifar10``, folders   with Inception weights: Inception Score, precision/recall against the
-                       data's images (or the teacher's samples), and FID with reference
-                       statistics
-unknown (imported)     scores against the teacher's samples only
-=====================  ======================================================================
-
-Everything is written inside the run directory, except the digits classifier, which is shared
-between runs through its cache folder.
+samples come from, the teacher run and the pair set. This module only wires run folders to the
+evaluation wing: it reads the record once, loads the checkpoint once, hands the models to
+:func:`~koopkit_diffusion.evaluation.policy.score_generator` (whose table picks the scores from the
+data's name) and writes the report inside the run directory.
 """
 
 from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-import torch
+from tqdm.auto import tqdm
 
 from koopkit.io import write_json
+from koopkit_diffusion.edm import concat_batches
+from koopkit_diffusion.evaluation import analyze_model, evaluate_fid
+from koopkit_diffusion.evaluation.inception import inception_stats, load_inception
+from koopkit_diffusion.evaluation.plots import plot_samples
+from koopkit_diffusion.evaluation.policy import (
+    analysis_semantics,
+    image_source,
+    load_images,
+    score_generator,
+)
 
-from .record import RunRecord
+from .record import RunRecord, find_record
 from .training import LoadedRun, load_generator, load_teacher
 
 logger = logging.getLogger(__name__)
@@ -40,19 +38,42 @@ __all__ = [
     "analyze_run",
     "dataset_fid_stats",
     "evaluate_run",
-    "load_images",
     "run_fid",
     "sample_run",
 ]
 
-
-def _data_name(run: LoadedRun) -> str | None:
-    return (run.record.data or {}).get("name")
+#: Heun steps of EDM's sampler (Karras et al. 2022), for a teacher whose pairs do not say.
+EDM_STEPS = 18
 
 
 def _teacher_of(run: LoadedRun, teacher: str | os.PathLike | None, device: Any):
     where = teacher or run.record.teacher_run
     return None if where is None else load_teacher(where, device=device)
+
+
+def pair_set_steps(record: RunRecord) -> int:
+    """Steps of the teacher's sampler that made a student run's pair set, from its record.
+
+    Raises
+    ------
+    FileNotFoundError
+        When the record names a pair set that is no longer where it says (pass the steps
+        explicitly, or move the pair set back).
+    """
+    if not record.pairs:
+        return EDM_STEPS
+    if not Path(record.pairs).is_dir():
+        raise FileNotFoundError(
+            f"the run's record names the pair set {record.pairs!r} (field 'pairs'), which is not "
+            "there; give the teacher's sampler steps explicitly (heun_steps / --heun-steps)"
+        )
+    pairs_record = find_record(record.pairs)
+    steps = (pairs_record.config if pairs_record else {}).get("n_steps")
+    if isinstance(steps, int) and steps >= 1:
+        return steps
+    logger.info("the pair set %s records no sampler steps (imported); using EDM's %d",
+                record.pairs, EDM_STEPS)  # fmt: skip
+    return EDM_STEPS
 
 
 def evaluate_run(
@@ -90,8 +111,8 @@ def evaluate_run(
     device : str, default "cpu"
     heun_steps : int, optional
         Heun steps N of the teacher's sampler (``2N − 1`` evaluations). Default: the steps of the
-        sampler that made the run's pair set (its manifest), so the teacher is scored as the
-        student saw it; 18 (EDM's) when the record names no readable pair set.
+        sampler that made the run's pair set (the pair set's record), so the teacher is scored as
+        the student saw it; 18 (EDM's) for a pair set that does not record them (imported).
 
     Returns
     -------
@@ -99,96 +120,20 @@ def evaluate_run(
         ``{"model": {...}, "teacher": {...}, "kind", "data", "step", "n"}``; each entry holds the
         NFE and sampling seconds beside the scores. Also written to ``run_dir/evaluation.json``.
     """
-    from koopkit_diffusion.data import TOY_2D, toy_2d
-    from koopkit_diffusion.evaluation import evaluate_2d, evaluate_digits, sample_pair
-    from koopkit_diffusion.evaluation.metrics import sliced_wasserstein
-
     run = load_generator(run_dir, device=device)
-    data = _data_name(run)
-    flat = len(run.model.shape) == 1
-    n = n or (50_000 if flat else 2000)
     denoiser = _teacher_of(run, teacher, device) if with_teacher else None
     if heun_steps is None:
-        heun_steps = _pair_set_steps(run.record.pairs) or 18
+        heun_steps = pair_set_steps(run.record)
     elif not (isinstance(heun_steps, int) and heun_steps >= 2):
         raise ValueError(f"heun_steps must be an integer >= 2, got {heun_steps!r}")
-    pair = sample_pair(run.model, denoiser, n, seed=seed, n_steps=heun_steps)
-    outputs = {"model": (pair["samples"], pair["seconds"], pair["nfe"])}
-    if denoiser is not None:
-        outputs["teacher"] = (pair["teacher_samples"], pair["teacher_seconds"], pair["teacher_nfe"])
-    report: dict[str, Any] = {"kind": run.record.kind, "data": data, "step": run.step, "n": n}
-    true = real = inception = None
-    data_read = False
-    if data in TOY_2D:
-        # The floor: SW1 between two independent true sets of this size. One pair varies by
-        # ~20 % from draw to draw, so report the mean and spread over four pairs.
-        true = toy_2d(data, n, seed=seed + 1)
-        sets = [true] + [toy_2d(data, n, seed=seed + 2 + i) for i in range(7)]
-        floors = [sliced_wasserstein(sets[2 * i], sets[2 * i + 1]) for i in range(4)]
-        report["sw_floor"], report["sw_floor_std"] = float(np.mean(floors)), float(np.std(floors))
-    if data == "digits":
-        from koopkit_diffusion.data import digits
-        from koopkit_diffusion.evaluation.classifier import load_digits_classifier
-
-        classifier = load_digits_classifier(cache_dir=cache_dir)
-        reference = digits("train")[0]
-        report["classifier_test_accuracy"] = classifier.test_accuracy
-    for who, (samples, seconds, nfe) in outputs.items():
-        entry: dict[str, Any] = {"nfe": nfe, "sampling_seconds": seconds}
-        refs = {} if true is None else {"true": true}
-        if who == "model" and "teacher" in outputs:
-            refs["teacher"] = outputs["teacher"][0]
-        if data == "digits":
-            entry.update(evaluate_digits(samples, classifier, reference))
-        elif flat and refs:
-            entry.update(evaluate_2d(samples, refs))
-        elif not flat and inception_weights:
-            from koopkit_diffusion.evaluation.image_scores import image_scores
-            from koopkit_diffusion.evaluation.inception import load_inception
-
-            inception = inception or load_inception(inception_weights, device=device)
-            if not data_read:  # the data's images are read once, for every entry
-                real, data_read = _data_images(run.record.data, n, seed), True
-            reference, source = (real, "data") if real is not None else (None, None)
-            if reference is None and who == "model" and "teacher" in outputs:
-                reference, source = outputs["teacher"][0], "teacher samples"
-            entry.update(image_scores(samples, inception, ref_stats=ref_stats,
-                                      reference=reference, seed=seed, device=device))  # fmt: skip
-            if source:
-                entry["precision_recall_reference"] = source
-        report[who] = entry
+    scores = score_generator(
+        run.model, denoiser, run.record.data, n=n, seed=seed, n_steps=heun_steps,
+        cache_dir=cache_dir, ref_stats=ref_stats, inception_weights=inception_weights,
+        device=device,
+    )  # fmt: skip
+    report = {"kind": run.record.kind, "step": run.step, **scores}
     write_json(report, Path(run_dir) / "evaluation.json")
     return report
-
-
-def _pair_set_steps(pairs: str | None) -> int | None:
-    """Heun steps of the sampler that made a pair set, from its manifest (None if unknown)."""
-    if not pairs:
-        return None
-    from koopkit_diffusion.pairs.format import read_manifest
-
-    try:
-        steps = read_manifest(pairs)["sampler"]["n_steps"]
-    except (OSError, ValueError, KeyError, TypeError):
-        return None
-    return steps if isinstance(steps, int) and steps >= 2 else None
-
-
-def _data_images(data: dict[str, Any] | None, n: int, seed: int) -> torch.Tensor | None:
-    """Up to ``n`` uint8 images of a run's image data (a seeded subset), if its files are there."""
-    from koopkit_diffusion.data import IMAGE_DATA, DataConfig, image_dataset
-
-    if not data or data.get("name") not in IMAGE_DATA or not data.get("root"):
-        return None
-    try:
-        images = image_dataset(DataConfig.from_dict(data)).images
-    except (FileNotFoundError, ValueError) as err:
-        logger.warning("precision/recall against the teacher's samples: %s", err)
-        return None
-    if images.shape[0] > n:
-        idx = np.sort(np.random.default_rng(seed).choice(images.shape[0], n, replace=False))
-        images = images[torch.from_numpy(idx)]
-    return images
 
 
 def analyze_run(
@@ -224,20 +169,12 @@ def analyze_run(
     dict
         The content of ``analysis.json``.
     """
-    from koopkit_diffusion.evaluation import analyze_model
-
     run = load_generator(run_dir)
     if run.record.kind != "kdm":
         raise ValueError(f"the latent analyses need a KDM run, got a {run.record.kind!r} run")
-    classifier = semantics = None
-    if _data_name(run) == "digits":
-        from koopkit_diffusion.evaluation.classifier import load_digits_classifier
-
-        classifier = load_digits_classifier(cache_dir=cache_dir)
-    elif inception_weights is not None and len(run.model.shape) == 3:
-        from koopkit_diffusion.evaluation.image_scores import inception_semantics
-
-        semantics = inception_semantics(inception_weights)
+    classifier, semantics = analysis_semantics(
+        run.record.data, run.model.shape, cache_dir=cache_dir, inception_weights=inception_weights
+    )
     out = Path(out_dir) if out_dir is not None else Path(run_dir) / "analysis"
     return analyze_model(
         run.model, _teacher_of(run, teacher, "cpu"), out, classifier=classifier,
@@ -270,10 +207,10 @@ def sample_run(
         Output ``.npz``.
     seed : int, default 0
     label : int, optional
-        One class for every sample of a conditional model (default: balanced / random classes).
+        One class for every sample of a conditional model (default: uniform random classes).
     batch_size : int, default 10000
     n_steps : int, default 18
-        Teacher only: Heun steps (``2·n_steps − 1`` evaluations).
+        Teacher only: steps of its sampler (EDM's Heun: ``2·n_steps − 1`` evaluations).
     ema : bool, default True
         Teacher only: the averaged weights.
     device : str, default "cpu"
@@ -283,8 +220,6 @@ def sample_run(
     dict
         ``{"samples": path, "figure": path, "n", "nfe"}``.
     """
-    from koopkit_diffusion.evaluation.plots import plot_samples
-
     out = Path(out)
     if out.suffix != ".npz":
         raise ValueError(f"the output must end in .npz, got {out}")
@@ -294,19 +229,12 @@ def sample_run(
         raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}")
     kind = RunRecord.read(run_dir).kind
     if kind == "teacher":
-        from koopkit_diffusion.teacher import sample_teacher
-
         model = load_teacher(run_dir, ema=ema, device=device)
-        labels = _fixed_labels(model.label_dim, label, n)
-        samples, labels = sample_teacher(
-            model, n, n_steps=n_steps, seed=seed, labels=labels, batch_size=batch_size,
-            progress=True,
-        )  # fmt: skip
-        nfe = 2 * n_steps - 1
+        extra, nfe = {"n_steps": n_steps}, model.nfe(n_steps)
     else:
-        model = load_generator(run_dir, device=device).model
-        samples, labels = _one_step_samples(model, n, seed, label, batch_size, device)
-        nfe = 1
+        model, extra, nfe = load_generator(run_dir, device=device).model, {}, 1
+    batches = model.sample_batches(n, labels=label, seed=seed, batch_size=batch_size, **extra)
+    samples, labels = concat_batches(tqdm(batches, desc="sample", total=-(-n // batch_size)))
     arrays = {"samples": samples.float().numpy()}
     if labels is not None:
         arrays["labels"] = labels.numpy()
@@ -315,61 +243,6 @@ def sample_run(
     title = f"{kind}, {nfe} NFE"
     png = plot_samples(samples, out.with_suffix(".png"), labels=labels, title=title)
     return {"samples": str(out), "figure": str(png), "n": n, "nfe": nfe}
-
-
-def _fixed_labels(label_dim: int, label: int | None, n: int) -> torch.Tensor | None:
-    if label is None:
-        return None
-    if not label_dim:
-        raise ValueError("label was given for an unconditional model")
-    if not 0 <= label < label_dim:
-        raise ValueError(f"label must lie in [0, {label_dim}), got {label}")
-    return torch.full((n,), label, dtype=torch.long)
-
-
-def _one_step_samples(model, n, seed, label, batch_size, device):
-    gen = torch.Generator(device=device).manual_seed(seed)
-    fixed = _fixed_labels(model.label_dim, label, n)
-    chunks, label_chunks = [], []
-    for start in range(0, n, batch_size):
-        m = min(batch_size, n - start)
-        labels = None
-        if model.label_dim:
-            if fixed is not None:
-                labels = fixed[start : start + m].to(device)
-            else:
-                labels = torch.randint(model.label_dim, (m,), generator=gen, device=device)
-            label_chunks.append(labels.cpu())
-        chunks.append(model.sample(m, labels=labels, generator=gen).cpu())
-    return torch.cat(chunks), (torch.cat(label_chunks) if label_chunks else None)
-
-
-def load_images(path: str | os.PathLike) -> np.ndarray:
-    """Images saved as ``.npy`` or ``.npz`` (key ``samples``, ``images`` or ``arr_0``).
-
-    Returns
-    -------
-    ndarray of shape (n, C, H, W)
-        Memory-mapped for ``.npy``.
-    """
-    p = Path(path)
-    if not p.is_file():
-        raise FileNotFoundError(f"samples file not found: {p}")
-    if p.suffix == ".npy":
-        return np.load(p, mmap_mode="r", allow_pickle=False)
-    if p.suffix == ".npz":
-        with np.load(p, allow_pickle=False) as data:
-            for key in ("samples", "images", "arr_0"):
-                if key in data.files:
-                    return data[key]
-            raise ValueError(f"{p} holds {data.files}; expected a 'samples' or 'images' array")
-    raise ValueError(f"expected an .npz or .npy file of images, got {p}")
-
-
-def _generated_batches(model: Any, n: int, seed: int, batch_size: int) -> Iterator[torch.Tensor]:
-    gen = torch.Generator().manual_seed(seed)
-    for start in range(0, n, batch_size):
-        yield model.sample(min(batch_size, n - start), generator=gen).cpu()
 
 
 def run_fid(
@@ -390,15 +263,13 @@ def run_fid(
     dict
         See :func:`~koopkit_diffusion.evaluation.scores.evaluate_fid`.
     """
-    from koopkit_diffusion.evaluation import evaluate_fid
-
     if (samples is None) == (run_dir is None):
         raise ValueError("give exactly one of samples (a file) and run_dir (a student run)")
     if samples is not None:
         images: Any = load_images(samples)
     else:
         model = load_generator(run_dir, device=device).model
-        images = _generated_batches(model, n, seed, batch_size)
+        images = (x for x, _ in model.sample_batches(n, seed=seed, batch_size=batch_size))
     return evaluate_fid(images, ref_stats, inception_weights, batch_size=batch_size, device=device)
 
 
@@ -429,26 +300,7 @@ def dataset_fid_stats(
     dict
         ``{"out", "count"}``.
     """
-    from koopkit_diffusion import data as datasets
-    from koopkit_diffusion.evaluation.inception import inception_stats, load_inception
-
-    source = Path(data)
-    if source.suffix in (".npz", ".npy"):
-        images = load_images(source)
-    elif (
-        source.name.endswith(".tar.gz")
-        or (source / "cifar-10-batches-py").exists()
-        or (source / "data_batch_1").exists()
-    ):
-        images = datasets.cifar10(source, split=split, uint8=True)[0]
-    elif source.is_dir():
-        if resolution is None:
-            raise ValueError("a folder of images needs a resolution")
-        images = datasets.image_folder(source, resolution, uint8=True)[0]
-    else:
-        raise FileNotFoundError(
-            f"{source}: expected a CIFAR-10 archive/folder, an image folder or .npz/.npy"
-        )
+    images = image_source(data, resolution=resolution, split=split)
     model = load_inception(inception_weights, device=device)
     stats = inception_stats(model, images, batch_size=batch_size)
     stats.save(out)

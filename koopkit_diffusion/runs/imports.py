@@ -1,10 +1,11 @@
 """Teacher runs made from networks trained elsewhere: NVIDIA's published EDM pickles.
 
 :func:`import_edm_run` turns an EDM pickle into a normal teacher run directory — the record
-``run.json`` (kind ``teacher``, source ``imported:edm-pickle``), the trainer's ``config.json`` and
-one checkpoint at step 0 whose EMA weights are the network's — so that ``teacher sample``,
-``pairs generate``, ``evaluate`` and :func:`~koopkit_diffusion.runs.training.load_teacher` take it
-as they take a teacher trained here.
+``run.json`` (kind ``teacher``, source ``imported:edm-pickle``, where the file came from) and the
+network's weights as the trainer's step-0 checkpoint
+(:func:`~koopkit_diffusion.trainer.save_weights`, which claims no training settings) — so that
+``teacher sample``, ``pairs generate``, ``evaluate`` and
+:func:`~koopkit_diffusion.runs.training.load_teacher` take it as they take a teacher trained here.
 """
 
 from __future__ import annotations
@@ -13,7 +14,8 @@ import os
 from pathlib import Path
 from typing import Any
 
-from koopkit.io import write_json
+from koopkit_diffusion.teacher import import_edm
+from koopkit_diffusion.trainer import save_weights
 
 from .record import RunRecord, claim_directory
 
@@ -47,11 +49,6 @@ def import_edm_run(
     RunRecord
         The record written to ``out/run.json``.
     """
-    from koopkit.training import EMA
-    from koopkit_diffusion.teacher import import_edm
-    from koopkit_diffusion.trainer import TrainerConfig
-    from koopkit_diffusion.trainer.checkpoints import CHECKPOINT_FORMAT, CheckpointManager
-
     out = Path(out)
     if claim_directory(out, "teacher") is not None:
         raise FileExistsError(f"{out} already holds a teacher run; import into a new directory")
@@ -59,23 +56,14 @@ def import_edm_run(
     teacher = imported.teacher
     record = RunRecord(
         "teacher",
-        config={"model": imported.config.to_dict(), "edm": imported.info},
+        config={
+            "model": imported.config.to_dict(),
+            "edm": {**imported.info, "imported_from": str(Path(edm_pickle).resolve())},
+        },
         data=data,
         source="imported:edm-pickle",
     )
     out.mkdir(parents=True, exist_ok=True)
-    metadata = {"imported_from": str(Path(edm_pickle).resolve()), **imported.info}
-    write_json(
-        {"trainer": TrainerConfig().to_dict(), "metadata": metadata, "world_size": 1},
-        out / "config.json",
-        sort_keys=True,
-    )
-    state = {
-        "format": CHECKPOINT_FORMAT,
-        "step": 0,
-        "model": teacher.state_dict(),
-        "ema": EMA(teacher).state_dict(),
-    }
-    CheckpointManager(out, keep_last=None).save(state, 0)
+    save_weights(out, teacher.state_dict(), step=0)
     record.write(out)
     return record

@@ -12,10 +12,21 @@ from typing import Any
 
 import torch
 
+from koopkit_diffusion import pairs
+from koopkit_diffusion.pairs import generate_pairs
+from koopkit_diffusion.pairs import info as pair_set_info
+from koopkit_diffusion.pairs import verify as verify_pair_set
+
 from .record import RunRecord, claim_directory, find_record
 from .training import load_teacher
 
-__all__ = ["IMPORT_FORMATS", "generate_pair_set", "import_pair_set"]
+__all__ = [
+    "IMPORT_FORMATS",
+    "generate_pair_set",
+    "import_pair_set",
+    "pair_set_info",
+    "verify_pair_set",
+]
 
 #: Layouts :func:`import_pair_set` reads (see :mod:`koopkit_diffusion.pairs.importers`).
 IMPORT_FORMATS = ("npz-per-pair", "torch-shards", "trajectories")
@@ -61,8 +72,6 @@ def generate_pair_set(
     dict
         The manifest.
     """
-    from koopkit_diffusion.pairs import generate_pairs
-
     claim_directory(out, "pairs")
     local_rank = int(os.environ.get("LOCAL_RANK", 0))
     device = device or (f"cuda:{local_rank}" if torch.cuda.is_available() else "cpu")
@@ -71,17 +80,12 @@ def generate_pair_set(
         teacher,
         out,
         n,
-        shape=tuple(teacher.shape),
         batch_size=batch_size,
         seed=seed,
         n_steps=n_steps,
-        label_dim=teacher.label_dim,
         shard_size=shard_size,
         dtype=dtype,
         compute_dtype=compute_dtype,
-        sigma_min=teacher.sigma_min,
-        sigma_max=teacher.sigma_max,
-        device=device,
         progress=progress,
         teacher_description=f"koopkit teacher run {Path(teacher_run).resolve().name!r}",
     )
@@ -125,8 +129,6 @@ def import_pair_set(
     dict
         The manifest.
     """
-    from koopkit_diffusion import pairs
-
     importers = {
         "npz-per-pair": pairs.import_npz_per_pair,
         "torch-shards": pairs.import_torch_shards,

@@ -16,10 +16,15 @@ from pathlib import Path
 from typing import Any
 
 from koopkit.io import write_json
+from koopkit_diffusion._version import __version__
+from koopkit_diffusion.kdm import STUDENTS
+from koopkit_diffusion.trainer.checkpoints import holds_trainer_files
 
 __all__ = [
+    "MODEL_KINDS",
     "RECORD_FILE",
     "RUN_KINDS",
+    "STUDENT_KINDS",
     "RunRecord",
     "claim_directory",
     "find_record",
@@ -30,10 +35,12 @@ __all__ = [
 
 RECORD_FILE = "run.json"
 RECORD_FORMAT = 1
-#: What a run directory can hold.
-RUN_KINDS = ("teacher", "kdm", "kd", "pairs")
+#: The one enumeration of what a run directory can hold: a trained model (the teacher or one of
+#: the students of :data:`koopkit_diffusion.kdm.STUDENTS`) or a pair set.
+STUDENT_KINDS = tuple(STUDENTS)
+MODEL_KINDS = ("teacher", *STUDENT_KINDS)
+RUN_KINDS = (*MODEL_KINDS, "pairs")
 _PAIR_MANIFEST = "manifest.json"
-_TRAINER_FILES = ("checkpoints", "config.json")
 
 
 @dataclass
@@ -42,7 +49,8 @@ class RunRecord:
 
     Parameters
     ----------
-    kind : {"teacher", "kdm", "kd", "pairs"}
+    kind : str
+        One of :data:`RUN_KINDS`: ``"teacher"``, a student (``"kdm"``, ``"kd"``) or ``"pairs"``.
     preset : str or None
         Name of the preset the run was built from (``None`` for imported or hand-built runs).
     overrides : dict of str to str
@@ -86,8 +94,6 @@ class RunRecord:
         self.data = None if self.data is None else json.loads(json.dumps(self.data))
         self.overrides = {str(k): str(v) for k, v in self.overrides.items()}
         if not self.version:
-            from koopkit_diffusion import __version__
-
             self.version = __version__
 
     def to_dict(self) -> dict[str, Any]:
@@ -165,12 +171,15 @@ def claim_directory(directory: str | os.PathLike, kind: str) -> RunRecord | None
     if record is None and path.is_dir():
         if kind != "pairs" and (path / _PAIR_MANIFEST).is_file():
             raise FileExistsError(f"{path} holds a pair set; it cannot take a {kind} run")
-        if kind == "pairs" and any((path / name).exists() for name in _TRAINER_FILES):
+        if kind == "pairs" and holds_trainer_files(path):
             raise FileExistsError(f"{path} holds a training run; it cannot take a pair set")
         # Without a record, only a run of this kind that was interrupted before writing it
-        # (a trainer's config.json, a pair set's manifest) may be continued.
-        own = (_PAIR_MANIFEST, ".manifest.lock") if kind == "pairs" else _TRAINER_FILES
-        if any(path.iterdir()) and not any((path / name).exists() for name in own):
+        # (the trainer's files, a pair set's manifest) may be continued.
+        if kind == "pairs":
+            own = any((path / name).exists() for name in (_PAIR_MANIFEST, ".manifest.lock"))
+        else:
+            own = holds_trainer_files(path)
+        if any(path.iterdir()) and not own:
             found = sorted(p.name for p in path.iterdir())
             shown = ", ".join(found[:5]) + (", ..." if len(found) > 5 else "")
             raise FileExistsError(

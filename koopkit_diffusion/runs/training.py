@@ -19,11 +19,20 @@ from typing import Any
 import torch
 from torch import nn
 
-from koopkit_diffusion.kdm import KDM, KDBaseline, KDMConfig
+from koopkit_diffusion.data import IMAGE_DATA, image_dataset, training_set
+from koopkit_diffusion.edm import concat_batches
+from koopkit_diffusion.evaluation.plots import plot_samples
+from koopkit_diffusion.kdm import KDM, STUDENTS, KDBaseline, KDMConfig
+from koopkit_diffusion.kdm.lpips import LPIPS_LINEAR_FILE, LPIPS_TRUNK_FILE
+from koopkit_diffusion.pairs import PairDataset
 from koopkit_diffusion.teacher import Teacher, TeacherConfig, build_teacher
+from koopkit_diffusion.trainer import TensorDictDataset, Trainer, load_run
 
+from .best_checkpoint import FIDTracker
 from .presets import Preset, apply_overrides, get_preset
 from .record import (
+    MODEL_KINDS,
+    STUDENT_KINDS,
     RunRecord,
     claim_directory,
     config_defaults,
@@ -33,7 +42,6 @@ from .record import (
 )
 
 __all__ = [
-    "MODEL_KINDS",
     "build_model",
     "load_generator",
     "load_teacher",
@@ -42,8 +50,6 @@ __all__ = [
 
 logger = logging.getLogger(__name__)
 
-#: Kinds of model a run trains: the teacher and the two students.
-MODEL_KINDS = ("teacher", "kdm", "kd")
 #: The student run's record of the pair-set files it has verified (size, mtime, sha256).
 PAIRS_CACHE = "verified-pairs.json"
 
@@ -77,7 +83,7 @@ def build_model(
             return build_model(config, kind)
     if kind == "teacher":
         return build_teacher(config)
-    return KDM(config) if kind == "kdm" else KDBaseline(config)
+    return STUDENTS[kind](config)
 
 
 def _fit_to_pairs(config: KDMConfig, dataset: Any) -> KDMConfig:
@@ -107,31 +113,21 @@ def _fit_to_pairs(config: KDMConfig, dataset: Any) -> KDMConfig:
     return dataclasses.replace(config, **changes) if changes else config
 
 
-def _student_sampler(n: int = 2000, seed: int = 0):
+def sample_figures(n: int = 2000, seed: int = 0):
+    """A sample callback of the trainer: ``run_dir/samples/step-<step>.png`` of the EMA model.
+
+    ``n`` points for vectors, 100 images for images, from the model's ``sample_batches`` (a
+    teacher's own sampler or a student's one step) on the same seeded noises at every step.
+    """
+
     def on_sample(model: nn.Module, step: int, run_dir: Path) -> None:
-        from koopkit_diffusion.evaluation.plots import plot_samples
-
-        gen = torch.Generator(device=next(model.parameters()).device).manual_seed(seed)
-        x = model.sample(n if len(model.shape) == 1 else 100, generator=gen)
-        (Path(run_dir) / "samples").mkdir(parents=True, exist_ok=True)
-        plot_samples(
-            x.cpu(), Path(run_dir) / "samples" / f"step-{step:08d}.png", title=f"step {step}"
-        )
-
-    return on_sample
-
-
-def _teacher_sampler(n: int = 2000, seed: int = 0):
-    def on_sample(model: Teacher, step: int, run_dir: Path) -> None:
-        from koopkit_diffusion.evaluation.plots import plot_samples
-        from koopkit_diffusion.teacher import sample_teacher
-
         count = n if len(model.shape) == 1 else 100
-        x, labels = sample_teacher(model, count, seed=seed, batch_size=count)
+        x, labels = concat_batches(model.sample_batches(count, seed=seed))
+        who = "teacher, " if isinstance(model, Teacher) else ""
         (Path(run_dir) / "samples").mkdir(parents=True, exist_ok=True)
         plot_samples(
-            x, Path(run_dir) / "samples" / f"step-{step:08d}.png", labels=labels,
-            title=f"teacher, step {step}",
+            x, Path(run_dir) / "samples" / f"step-{step:08d}.png",
+            labels=labels, title=f"{who}step {step}",
         )  # fmt: skip
 
     return on_sample
@@ -203,7 +199,6 @@ def train_run(
     randomness from it too), so two calls with the same preset and data train the same model
     whatever ran before them in the process.
     """
-    from koopkit_diffusion.trainer import TensorDictDataset, Trainer
 
     overrides = dict(overrides or {})
     if isinstance(preset, str):
@@ -213,8 +208,6 @@ def train_run(
     out = Path(out)
     tracker, figures = None, bool(preset.train.sample_every)
     if fid_every is not None:
-        from .best_checkpoint import FIDTracker
-
         if fid_ref is None or inception_weights is None:
             raise ValueError("fid_every needs fid_ref (reference statistics) and inception_weights")
         tracker = FIDTracker(
@@ -225,8 +218,6 @@ def train_run(
             train = dataclasses.replace(preset.train, sample_every=tracker.sample_every)
             preset = dataclasses.replace(preset, train=train)
     if preset.kind == "teacher":
-        from koopkit_diffusion.data import IMAGE_DATA, image_dataset, training_set
-
         if pairs is not None or kind not in (None, "teacher"):
             raise ValueError(f"{preset.name!r} is a teacher preset: it takes no pairs or kind")
         kind = "teacher"
@@ -239,17 +230,14 @@ def train_run(
             "teacher", preset.name, overrides,
             {k: c.to_dict() for k, c in preset.sections().items()}, data=preset.data.to_dict(),
         )  # fmt: skip
-        on_sample = _teacher_sampler(n_sample_points)
     else:
         kind = kind or "kdm"
-        if kind not in ("kdm", "kd"):
-            raise ValueError(f"a student is 'kdm' or 'kd', got {kind!r}")
+        if kind not in STUDENT_KINDS:
+            raise ValueError(f"a student is one of {STUDENT_KINDS}, got {kind!r}")
         if pairs is None:
             raise ValueError(f"{preset.name!r} is a student preset: it trains on pairs (--pairs)")
         record = _student_record(preset, kind, overrides, pairs)
         if isinstance(pairs, (str, os.PathLike)):
-            from koopkit_diffusion.pairs import PairDataset
-
             dataset = PairDataset(
                 pairs, verify="lazy" if verify_pairs else False, checksum_cache=out / PAIRS_CACHE
             )
@@ -257,7 +245,6 @@ def train_run(
             dataset = pairs
         config = _fit_to_pairs(preset.model, dataset)
         record.config["model"] = config.to_dict()
-        on_sample = _student_sampler(n_sample_points)
     existing = claim_directory(out, kind)
     if existing is not None and resume:
         differences = record_differences(existing, record, config_defaults(preset.sections()))
@@ -267,7 +254,7 @@ def train_run(
                 + "\n  ".join(differences)
             )
     model = build_model(config, kind, seed=preset.train.seed)
-    on_sample = on_sample if figures else None
+    on_sample = sample_figures(n_sample_points) if figures else None
     if tracker is not None:
         if len(config.shape) != 3:
             raise ValueError(f"FID is measured on images; {preset.name!r} has shape {config.shape}")
@@ -328,7 +315,6 @@ def load_teacher(
     Teacher
         With ``shape``, ``label_dim``, ``sigma_data``, ``sigma_min`` and ``sigma_max``.
     """
-    from koopkit_diffusion.trainer import load_run
 
     record = _read(run_dir, ("teacher",))
     teacher = build_teacher(TeacherConfig.from_dict(record.config["model"]))
@@ -376,10 +362,8 @@ def load_generator(
     -------
     LoadedRun
     """
-    from koopkit_diffusion.kdm.lpips import LPIPS_LINEAR_FILE, LPIPS_TRUNK_FILE
-    from koopkit_diffusion.trainer import load_run
 
-    record = _read(run_dir, ("kdm", "kd"))
+    record = _read(run_dir, STUDENT_KINDS)
     config = KDMConfig.from_dict(record.config["model"])
     weights = config.lpips_weights
     if "lpips" in config.loss and not (

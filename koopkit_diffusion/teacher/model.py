@@ -9,7 +9,6 @@ trains through :class:`koopkit_diffusion.trainer.loop.Trainer` like the students
 
 from __future__ import annotations
 
-import dataclasses
 import math
 from dataclasses import dataclass
 from typing import Any
@@ -17,7 +16,11 @@ from typing import Any
 import torch
 from torch import nn
 
+from koopkit.config import ConfigMixin
 from koopkit_diffusion.edm import EDMPrecond, edm_loss
+from koopkit_diffusion.edm.nets import MLPNet, UNet
+
+from .protocol import EDMSampling
 
 __all__ = ["NETWORKS", "Teacher", "TeacherConfig", "build_teacher"]
 
@@ -26,7 +29,7 @@ _EMBEDDINGS = ("positional", "fourier")
 
 
 @dataclass
-class TeacherConfig:
+class TeacherConfig(ConfigMixin):
     """The teacher's network and EDM parameters (its data and training live in the preset).
 
     Parameters
@@ -122,26 +125,13 @@ class TeacherConfig:
                 f"need sigma_min < sigma_max, got {self.sigma_min} and {self.sigma_max}"
             )
 
-    def to_dict(self) -> dict[str, Any]:
-        """JSON-ready dict (tuples become lists)."""
-        return dataclasses.asdict(self)
-
-    @classmethod
-    def from_dict(cls, values: dict[str, Any]) -> TeacherConfig:
-        """Inverse of :meth:`to_dict`; unknown keys raise ``ValueError``."""
-        names = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(values) - names)
-        if unknown:
-            raise ValueError(f"unknown TeacherConfig fields {unknown}; valid: {sorted(names)}")
-        return cls(**values)
-
 
 def _positive_int(name: str, value: Any) -> None:
     if isinstance(value, bool) or not isinstance(value, int) or value < 1:
         raise ValueError(f"{name} must be a positive integer, got {value!r}")
 
 
-class Teacher(EDMPrecond):
+class Teacher(EDMSampling, EDMPrecond):
     """An EDM denoiser that knows its data shape, classes and noise range, and its training loss.
 
     Parameters
@@ -160,8 +150,8 @@ class Teacher(EDMPrecond):
     Notes
     -----
     Called as ``teacher(x, sigma, labels)`` it is the denoiser ``D(x, σ)``
-    (:class:`~koopkit_diffusion.edm.precond.EDMPrecond`); :attr:`denoiser` returns the module
-    itself.
+    (:class:`~koopkit_diffusion.edm.precond.EDMPrecond`); :meth:`integrate` is its sampler
+    (:class:`~koopkit_diffusion.teacher.protocol.EDMSampling`).
     """
 
     def __init__(
@@ -179,11 +169,6 @@ class Teacher(EDMPrecond):
         self.shape = tuple(int(s) for s in shape)
         self.sigma_min, self.sigma_max = float(sigma_min), float(sigma_max)
         self.P_mean, self.P_std = float(P_mean), float(P_std)
-
-    @property
-    def denoiser(self) -> Teacher:
-        """The callable ``denoiser(x, sigma, labels)`` to hand to samplers: the module itself."""
-        return self
 
     def losses(self, batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
         """EDM's loss on a batch of clean samples (Karras et al. 2022, Eq. 2), for the trainer.
@@ -235,8 +220,6 @@ def build_teacher(config: TeacherConfig) -> Teacher:
     -------
     Teacher
     """
-    from koopkit_diffusion.edm.nets import MLPNet, UNet
-
     if config.network == "mlp":
         net = MLPNet(
             dim=config.shape[0],

@@ -1,75 +1,61 @@
-"""Sampling a teacher with EDM's deterministic Heun sampler from seeded noise."""
+"""All of ``n`` samples of a teacher at once (its ``sample_batches`` collected)."""
 
 from __future__ import annotations
 
+from typing import Any
+
 import torch
+from tqdm.auto import tqdm
 
-from koopkit_diffusion.edm import heun_sample
-
-from .model import Teacher
+from koopkit_diffusion.edm import concat_batches
 
 __all__ = ["sample_teacher"]
 
 
 def sample_teacher(
-    teacher: Teacher,
-    n: int,
+    teacher: Any,
+    n: int | None = None,
     n_steps: int = 18,
     seed: int = 0,
-    labels: torch.Tensor | None = None,
+    labels: torch.Tensor | int | None = None,
     batch_size: int = 10_000,
     dtype: torch.dtype | None = None,
     progress: bool = False,
+    noise: torch.Tensor | None = None,
 ) -> tuple[torch.Tensor, torch.Tensor | None]:
-    """Draw ``n`` samples with EDM's Heun sampler (:func:`~koopkit_diffusion.edm.heun_sample`).
-
-    The noise ``ε`` is drawn on the CPU from ``torch.Generator().manual_seed(seed)`` (so the samples
-    do not depend on ``batch_size`` or the device).
+    """``n`` samples of a teacher and their classes: ``teacher.sample_batches``, collected.
 
     Parameters
     ----------
-    teacher : Teacher
-    n : int
+    teacher : Teacher or DenoiserTeacher
+        Anything with the teacher protocol (:mod:`koopkit_diffusion.teacher.protocol`).
+    n : int, optional
+        Number of samples (when ``noise`` is not given).
     n_steps : int, default 18
-        Heun steps (``2·n_steps − 1`` evaluations).
+        Steps of the teacher's sampler (Heun for EDM teachers: ``2·n_steps − 1`` evaluations).
     seed : int, default 0
-    labels : torch.Tensor of shape (n,), optional
-        Classes for a conditional teacher; default ``arange(n) % label_dim`` (balanced).
+    labels : Tensor of shape (n,) or int, optional
+        Classes of a conditional teacher (default: uniform random from ``seed``).
     batch_size : int, default 10000
     dtype : torch.dtype, optional
-        ODE state dtype; default float64 for 2-D data, float32 for images.
+        ODE state dtype; default float64 for vectors, float32 for images.
     progress : bool, default False
+    noise : Tensor of shape (n, *shape), optional
+        The unscaled noises to start from.
 
     Returns
     -------
-    samples : torch.Tensor of shape (n, ...), on the CPU
-        ``...`` is ``teacher.shape``.
+    samples : torch.Tensor of shape (n, *shape), on the CPU
     labels : torch.Tensor of shape (n,) or None
     """
-    from tqdm.auto import tqdm
-
-    if int(n) != n or n < 1:
-        raise ValueError(f"n must be a positive integer, got {n}")
-    if teacher.label_dim and labels is None:
-        labels = torch.arange(n) % teacher.label_dim
-    if labels is not None and labels.shape != (n,):
-        raise ValueError(f"labels must have shape ({n},), got {tuple(labels.shape)}")
-    if dtype is None:
-        dtype = torch.float64 if len(teacher.shape) == 1 else torch.float32
-    device = next(teacher.parameters()).device
-    noise = torch.randn(n, *teacher.shape, generator=torch.Generator().manual_seed(seed))
-    out = []
-    for start in tqdm(range(0, n, batch_size), disable=not progress, desc="sample"):
-        stop = min(n, start + batch_size)
-        batch_labels = None if labels is None else labels[start:stop].to(device)
-        res = heun_sample(
-            teacher,
-            noise[start:stop].to(device),
-            n_steps,
-            batch_labels,
-            teacher.sigma_min,
-            teacher.sigma_max,
-            dtype=dtype,
+    if not callable(getattr(teacher, "sample_batches", None)):
+        raise ValueError(
+            f"{type(teacher).__name__} is not a teacher (no sample_batches method); wrap a "
+            "denoiser function with koopkit_diffusion.teacher.DenoiserTeacher(fn, shape, ...)"
         )
-        out.append(res.samples.cpu())
-    return torch.cat(out), labels
+    batches = teacher.sample_batches(
+        n, noise=noise, labels=labels, seed=seed, batch_size=batch_size, n_steps=n_steps,
+        dtype=dtype,
+    )  # fmt: skip
+    total = -(-(len(noise) if noise is not None else n) // batch_size)
+    return concat_batches(tqdm(batches, disable=not progress, desc="sample", total=total))

@@ -1,51 +1,37 @@
 """Training for the diffusion side: EMA, bf16 AMP, DDP under ``torchrun``, atomic checkpoints,
 exact resume, ``metrics.jsonl``. The user guide's "Training" page walks through it.
 
-**Public API** ::
+The trainer knows nothing of diffusion (it imports the core only) and is the only writer of its
+files. **Public API** ::
 
     from koopkit_diffusion.trainer import (
         TrainerConfig, Trainer, TrainResult, train, load_run, RunState, TensorDictDataset,
-        plot_metrics, read_metrics,
+        plot_metrics, read_metrics, save_weights,
     )
 
-    cfg = TrainerConfig(
-        steps=10_000, batch_size=128,            # batch_size is GLOBAL (split over DDP ranks)
-        lr=3e-4, betas=(0.9, 0.999), weight_decay=0.0, lr_warmup_steps=0,
-        lr_decay="none", lr_final_ratio=0.0,     # "cosine" | "linear": decay to ratio·lr
-        disc_lr=None, disc_betas=(0.0, 0.99),    # discriminator Adam (disc_lr None -> lr)
-        grad_clip=1.0,                           # None: no clipping (norm still checked)
-        ema_decay=0.9999, ema_warmup=False,
-        max_consecutive_bad_steps=100,           # NaN/Inf guard: skip, count, abort at N in a row
-        amp="none",                              # "none" | "bf16" (bf16 autocast on CUDA only)
-        compile=False, channels_last=False,
-        cudnn_benchmark=None,                    # CUDA: True/False sets cudnn.benchmark
-        num_workers=0, seed=0,
-        log_every=100, checkpoint_every=1000, keep_last=3, sample_every=0,  # 0 disables sampling
-        graceful_stop=True,                      # SIGTERM/SIGINT: finish step, checkpoint, exit
-        loss_figure=True,                        # run_dir/metrics.png at the end of train()
-        tensorboard=False, progress=True, device="auto",  # "auto" | "cpu" | "cuda"
-        find_unused_parameters=False,
-    )
+    cfg = TrainerConfig(steps=10_000, batch_size=128, lr=3e-4)  # fields and defaults: TrainerConfig
     TrainerConfig.from_dict(d)  # unknown key / bad value -> ValueError; cfg.to_dict() -> JSON
 
     trainer = Trainer(model, dataset, cfg, run_dir,
                       on_sample=None,     # callable(model_ema, step, run_dir) on rank 0
-                      metadata=None,      # JSON-able dict stored in config.json["metadata"]
                       resume=False)       # False | True (latest) | "auto" | checkpoint path
     result = trainer.train(stop_at=None)  # stop_at: stop (with a checkpoint) at this global step
     trainer.close()                       # or `with Trainer(...) as trainer:`
     trainer.train_step(batch)             # one optimizer step on a device batch (benchmarks)
     trainer.save(); trainer.state_dict(); trainer.learning_rate(step); trainer.step
-    result = train(model, dataset, cfg, run_dir, on_sample=None, metadata=None, resume=False)
+    result = train(model, dataset, cfg, run_dir, on_sample=None, resume=False)
 
     result.model, result.ema              # trained nn.Module and its EMA copy (nn.Module)
     result.history                        # list of metrics.jsonl records (dicts), on every rank
     result.step, result.bad_steps, result.bad_disc_steps, result.run_dir, result.checkpoint
 
     state = load_run(run_dir, model=None, checkpoint="latest", map_location="cpu")
-    state.config (TrainerConfig), state.metadata (dict), state.step, state.model_state,
+    state.config (TrainerConfig or None), state.world_size, state.step, state.model_state,
     state.ema_state, state.checkpoint (Path); if `model` is given its weights are replaced in
     place by the EMA weights and returned as state.model.
+
+    save_weights(run_dir, state_dict, step=0)   # weights trained elsewhere, as a run load_run reads
+    write_checkpoint(path, state)                # any checkpoint file with its checksum (best.pt)
 
 **Model protocol.** ``model.losses(batch: dict[str, Tensor]) -> dict[str, Tensor]`` with a
 scalar ``"total"`` (backpropagated; every entry is logged). If
@@ -60,18 +46,18 @@ does), it is called once per batch with a sorted index array (fast path for memo
 and in-memory tensors, see :class:`TensorDictDataset`); otherwise items are read one by one and
 collated.
 
+**Run directory** (the trainer's files) ::
 
-**Run directory** ::
-
-    run_dir/config.json                  {"trainer": {fields}, "metadata": {...}, "world_size": W}
-    run_dir/metrics.jsonl                one JSON record per log step
-    run_dir/metrics.png                  loss curves (loss_figure=True)
-    run_dir/checkpoints/ckpt-00001000.pt  (keep-last-K) and checkpoints/latest (name of the newest)
-    run_dir/tensorboard/                 when tensorboard=True
-    run_dir/...                          whatever on_sample writes (e.g. samples/*.png)
+    run_dir/metrics.jsonl                 one JSON record per log step
+    run_dir/metrics.png                   loss curves (loss_figure=True)
+    run_dir/checkpoints/ckpt-00001000.pt  (keep-last-K), each with ckpt-00001000.pt.sha256, and
+                                          checkpoints/latest (name of the newest); a checkpoint
+                                          holds the TrainerConfig and world size it was trained with
+    run_dir/tensorboard/                  when tensorboard=True
+    run_dir/...                           whatever on_sample writes (e.g. samples/*.png)
 """
 
-from .checkpoints import RunState, load_run
+from .checkpoints import RunState, load_run, save_weights, write_checkpoint
 from .config import TrainerConfig
 from .data import TensorDictDataset
 from .loop import Trainer, TrainResult, train
@@ -87,4 +73,6 @@ __all__ = [
     "TensorDictDataset",
     "plot_metrics",
     "read_metrics",
+    "save_weights",
+    "write_checkpoint",
 ]

@@ -1,4 +1,9 @@
-"""The run directory: config, verified checkpoints (keep-last-K, ``latest``), metrics, loading.
+"""The trainer's files: verified checkpoints (keep-last-K, ``latest``), their writer and reader.
+
+The trainer is the only writer of these files (:func:`write_checkpoint`, :func:`save_weights`);
+everything else reads them with :func:`load_run`. A checkpoint holds the trainer's configuration
+and world size of the steps it saw (what an exact resume checks); nothing else in the run folder
+repeats them (the run's own record, if any, belongs to whoever built the run).
 
 Every checkpoint ``ckpt-<step>.pt`` is followed by its checksum file ``ckpt-<step>.pt.sha256``
 (``sha256sum`` format), each written atomically. A checkpoint is read only after its sha256
@@ -26,35 +31,40 @@ from typing import Any
 import torch
 from torch import nn
 
-from koopkit.io import atomic_write
+from koopkit.io import atomic_write, file_sha256
 from koopkit.training import save_checkpoint
-from koopkit_diffusion.pairs.format import file_sha256
 
 from .config import TrainerConfig
 
 __all__ = [
+    "CHECKPOINT_DIR",
+    "CheckpointManager",
     "CorruptCheckpointError",
     "RunState",
-    "load_run",
-    "read_checkpoint",
-    "read_run_config",
-    "resolve_checkpoint",
-    "CheckpointManager",
     "ema_model_state",
+    "holds_trainer_files",
+    "load_run",
     "naming_the_file",
+    "read_checkpoint",
+    "resolve_checkpoint",
+    "save_weights",
     "truncate_metrics",
+    "weights_state",
+    "write_checkpoint",
 ]
 
 logger = logging.getLogger(__name__)
 
 CHECKPOINT_FORMAT = 1
 CHECKSUM_SUFFIX = ".sha256"
+#: The folder of a run directory that holds the trainer's checkpoints.
+CHECKPOINT_DIR = "checkpoints"
 _NAME = re.compile(r"^ckpt-(\d+)\.pt$")
 # Temporary files of the trainer's own atomic writes (koopkit.io.atomic_write names them
 # ``.<name>.tmp-<random>``), left behind only by a process killed mid-write.
 _LITTER = {
-    "checkpoints": (".ckpt-*.pt.tmp-*", ".ckpt-*.pt.sha256.tmp-*", ".latest.tmp-*"),
-    ".": (".config.json.tmp-*", ".metrics.jsonl.tmp-*", ".metrics.png.tmp-*"),
+    CHECKPOINT_DIR: (".ckpt-*.pt.tmp-*", ".ckpt-*.pt.sha256.tmp-*", ".latest.tmp-*"),
+    ".": (".*.pt.tmp-*", ".*.pt.sha256.tmp-*", ".metrics.jsonl.tmp-*", ".metrics.png.tmp-*"),
 }
 
 
@@ -87,6 +97,92 @@ def naming_the_file(path: str | os.PathLike) -> Iterator[None]:
 def checksum_file(path: Path) -> Path:
     """The checksum file of checkpoint ``path``: ``ckpt-<step>.pt.sha256``."""
     return path.with_name(path.name + CHECKSUM_SUFFIX)
+
+
+def write_checkpoint(path: str | os.PathLike, state: dict[str, Any]) -> Path:
+    """Write a state dict to ``path`` and then its checksum file, each atomically.
+
+    The one writer of checkpoint files: the trainer's own (:class:`CheckpointManager`) and the
+    weights that others keep as checkpoints (:func:`save_weights`). :func:`read_checkpoint` reads
+    them back only once their sha256 matches.
+
+    Parameters
+    ----------
+    path : path-like
+        The checkpoint file (``.pt``); its checksum goes to ``<path>.sha256``.
+    state : dict
+        Tensors and plain containers (what ``torch.load(..., weights_only=True)`` reads).
+
+    Returns
+    -------
+    pathlib.Path
+
+    Raises
+    ------
+    OSError
+        Naming the file that could not be written (a full disk, say).
+    """
+    path = Path(path)
+    with naming_the_file(path):
+        save_checkpoint(state, path)
+    sidecar = checksum_file(path)
+    with naming_the_file(sidecar), atomic_write(sidecar, "w") as f:
+        f.write(f"{file_sha256(path)}  {path.name}\n")
+    return path
+
+
+def weights_state(weights: dict[str, torch.Tensor], step: int) -> dict[str, Any]:
+    """A checkpoint of weights alone, in the trainer's layout (what :func:`load_run` reads).
+
+    Both ``model`` and ``ema`` hold ``weights``: the state is for sampling, not for resuming (it
+    has no optimizer, random state or ``config``).
+
+    Parameters
+    ----------
+    weights : dict of str to Tensor
+        A state dict (copied to the CPU).
+    step : int
+        The training step the weights belong to (0 for a network trained elsewhere).
+
+    Returns
+    -------
+    dict
+    """
+    weights = {k: v.detach().cpu() for k, v in weights.items()}
+    return {
+        "format": CHECKPOINT_FORMAT,
+        "step": int(step),
+        "model": weights,
+        "ema": {f"module.{k}": v for k, v in weights.items()},
+    }
+
+
+def save_weights(
+    run_dir: str | os.PathLike, weights: dict[str, torch.Tensor], step: int = 0
+) -> Path:
+    """Make ``run_dir`` a run whose step-``step`` checkpoint holds ``weights`` (no training).
+
+    For networks trained elsewhere (an imported EDM network, say): :func:`load_run` then reads
+    them like any run's, with ``RunState.config`` ``None`` (no trainer configuration is claimed).
+
+    Parameters
+    ----------
+    run_dir : path-like
+    weights : dict of str to Tensor
+    step : int, default 0
+
+    Returns
+    -------
+    pathlib.Path
+        The checkpoint written.
+    """
+    return CheckpointManager(run_dir, keep_last=None).save(weights_state(weights, step), step)
+
+
+def holds_trainer_files(directory: str | os.PathLike) -> bool:
+    """Whether ``directory`` holds files of the trainer (a checkpoint folder or its metrics)."""
+    directory = Path(directory)
+    return (directory / CHECKPOINT_DIR).exists() or (directory / "metrics.jsonl").exists()
 
 
 def _checksum_problem(path: Path) -> str:
@@ -172,7 +268,7 @@ class CheckpointManager:
     """
 
     def __init__(self, run_dir: str | os.PathLike, keep_last: int | None) -> None:
-        self.dir = Path(run_dir) / "checkpoints"
+        self.dir = Path(run_dir) / CHECKPOINT_DIR
         self.keep_last = keep_last
 
     def path(self, step: int) -> Path:
@@ -200,12 +296,7 @@ class CheckpointManager:
         OSError
             Naming the file that could not be written (a full disk, say).
         """
-        path = self.path(step)
-        with naming_the_file(path):
-            save_checkpoint(state, path)
-        sidecar = checksum_file(path)
-        with naming_the_file(sidecar), atomic_write(sidecar, "w") as f:
-            f.write(f"{file_sha256(path)}  {path.name}\n")
+        path = write_checkpoint(self.path(step), state)
         with naming_the_file(self.dir / "latest"), atomic_write(self.dir / "latest", "w") as f:
             f.write(path.name + "\n")
         if self.keep_last is not None:
@@ -298,10 +389,11 @@ class RunState:
 
     Attributes
     ----------
-    config : TrainerConfig
-        The run's trainer configuration (from ``config.json``).
-    metadata : dict
-        The caller's ``metadata`` stored in ``config.json`` (e.g. the model's config / preset).
+    config : TrainerConfig or None
+        The trainer's configuration when the checkpoint was written; ``None`` for weights that
+        were not trained here (:func:`save_weights`).
+    world_size : int
+        Processes that trained up to the checkpoint (1 for :func:`save_weights`).
     step : int
         Global step of the checkpoint.
     model_state, ema_state : dict
@@ -312,27 +404,13 @@ class RunState:
         The caller's model holding the EMA weights, when one was passed.
     """
 
-    config: TrainerConfig
-    metadata: dict
+    config: TrainerConfig | None
+    world_size: int
     step: int
     model_state: dict
     ema_state: dict
     checkpoint: Path
     model: nn.Module | None = field(default=None, repr=False)
-
-
-def read_run_config(run_dir: str | os.PathLike) -> dict[str, Any]:
-    """The parsed ``config.json`` of a run directory."""
-    path = Path(run_dir) / "config.json"
-    if not path.is_file():
-        raise FileNotFoundError(f"{path} not found (expected a run directory written by Trainer)")
-    try:
-        config = json.loads(path.read_text())
-    except (json.JSONDecodeError, UnicodeDecodeError) as err:
-        raise ValueError(f"{path} is not valid JSON ({err}): the run directory is damaged") from err
-    if not isinstance(config, dict) or not isinstance(config.get("trainer"), dict):
-        raise ValueError(f"{path} is not a trainer config (no 'trainer' section)")
-    return config
 
 
 def ema_model_state(ema_state: dict[str, Any]) -> dict[str, Any]:
@@ -354,8 +432,8 @@ def load_run(
     run_dir : path
         A run directory written by :class:`Trainer`.
     model : torch.nn.Module, optional
-        A model built with the run's configuration (see ``RunState.metadata``); its weights are
-        replaced in place by the EMA weights, and it is put in eval mode.
+        A model of the run's architecture; its weights are replaced in place by the EMA weights,
+        and it is put in eval mode.
     checkpoint : "latest" or path, default "latest"
         Which checkpoint to read.
     map_location : optional
@@ -371,7 +449,6 @@ def load_run(
         When the checkpoint fails its checksum or cannot be read (naming it, and the newest
         intact one a resumed training would fall back to), or does not fit ``model``.
     """
-    config = read_run_config(run_dir)
     path = resolve_checkpoint(run_dir, checkpoint)
     try:
         state = read_checkpoint(path, map_location=map_location)
@@ -397,9 +474,10 @@ def load_run(
                 f"{path} does not fit the model built from the run's configuration ({first})"
             ) from err
         model.eval()
+    config = state.get("config")
     return RunState(
-        config=TrainerConfig.from_dict(config["trainer"]),
-        metadata=config.get("metadata") or {},
+        config=None if config is None else TrainerConfig.from_dict(config),
+        world_size=int(state.get("world_size", 1)),
         step=int(state["step"]),
         model_state=state["model"],
         ema_state=ema_state,

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import dataclasses
 import math
-from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
+
+from koopkit.config import ConfigMixin
 
 __all__ = ["TrainerConfig", "scheduled_lr"]
 
@@ -16,7 +16,7 @@ _DEVICES = ("auto", "cpu", "cuda")
 
 
 @dataclass
-class TrainerConfig:
+class TrainerConfig(ConfigMixin):
     """Hyper-parameters of :class:`~koopkit_diffusion.trainer.loop.Trainer`.
 
     Defaults follow the KDM paper's CIFAR-10 setting where it states one (Adam, lr 3e-4,
@@ -180,28 +180,6 @@ class TrainerConfig:
             raise ValueError(f"amp must be one of {_AMP}, got {self.amp!r}")
         if self.device not in _DEVICES:
             raise ValueError(f"device must be one of {_DEVICES}, got {self.device!r}")
-
-    def to_dict(self) -> dict[str, Any]:
-        """The fields as a JSON-serialisable dict (tuples become lists)."""
-        return {
-            f.name: list(v) if isinstance(v := getattr(self, f.name), tuple) else v
-            for f in dataclasses.fields(self)
-        }
-
-    @classmethod
-    def from_dict(cls, values: Mapping[str, Any]) -> TrainerConfig:
-        """Build a config from a mapping (e.g. ``config.json["trainer"]`` or CLI overrides).
-
-        Raises
-        ------
-        ValueError
-            On a key that is not a field (the message lists the valid ones) or a bad value.
-        """
-        names = [f.name for f in dataclasses.fields(cls)]
-        unknown = sorted(set(values) - set(names))
-        if unknown:
-            raise ValueError(f"unknown TrainerConfig field(s) {unknown}; valid fields: {names}")
-        return cls(**dict(values))
 
 
 def _finite(value: Any, minimum: float, strict: bool = False) -> bool:

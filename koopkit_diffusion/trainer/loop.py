@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import gc
+import json
 import logging
 import math
 import os
@@ -21,24 +22,26 @@ from torch import nn
 from tqdm.auto import tqdm
 from tqdm.contrib.logging import logging_redirect_tqdm
 
-from koopkit.io import write_json
 from koopkit.training import EMA
 
 from .checkpoints import (
+    CHECKPOINT_FORMAT,
     CheckpointManager,
+    read_checkpoint,
+    resolve_checkpoint,
     truncate_metrics,
 )
 from .config import TrainerConfig, scheduled_lr
 from .data import ShardedBatchSampler, batch_to_device, make_loader
 from .distributed import (
     broadcast_module,
+    gather_rng_states,
     seed_process,
+    set_rng_state,
     setup_distributed,
 )
-from .logs import LoggingMixin
 from .parallel import total_loss, wrap_step_functions
 from .plots import plot_metrics, read_metrics
-from .resume import ResumableMixin
 from .signals import StopOnSignal
 
 __all__ = ["Trainer", "TrainResult", "train"]
@@ -83,7 +86,7 @@ class TrainResult:
     checkpoint: Path
 
 
-class Trainer(ResumableMixin, LoggingMixin):
+class Trainer:
     """Train a model that implements ``losses(batch) -> dict`` (see the package docstring).
 
     Adam with optional linear warm-up, EMA of the weights, gradient clipping, a NaN/Inf guard
@@ -106,9 +109,6 @@ class Trainer(ResumableMixin, LoggingMixin):
         ``on_sample(model_ema, step, run_dir)``, called on rank 0 every ``sample_every`` steps
         and at the end, under ``torch.no_grad`` with the RNG states restored afterwards (so it
         does not change training).
-    metadata : dict, optional
-        JSON-serialisable description stored in ``config.json["metadata"]`` (model config,
-        preset name, pair-set path) for :func:`load_run`.
     resume : bool, "auto" or path, default False
         ``True``: continue from the run's latest checkpoint (``FileNotFoundError`` if none);
         ``"auto"``: continue if there is one, else start; a path: continue from that file.
@@ -130,7 +130,6 @@ class Trainer(ResumableMixin, LoggingMixin):
         run_dir: str | os.PathLike,
         *,
         on_sample: SampleCallback | None = None,
-        metadata: Mapping[str, Any] | None = None,
         resume: bool | str | os.PathLike = False,
     ) -> None:
         if not isinstance(model, nn.Module) or not callable(getattr(model, "losses", None)):
@@ -145,7 +144,7 @@ class Trainer(ResumableMixin, LoggingMixin):
         self.run_dir = Path(run_dir)
         self.ctx = setup_distributed(config.device)
         try:
-            self._setup(model, config, metadata, resume)
+            self._setup(model, config, resume)
         except BaseException:
             self.ctx.close()  # do not leave a process group behind a failed construction
             raise
@@ -154,7 +153,6 @@ class Trainer(ResumableMixin, LoggingMixin):
         self,
         model: nn.Module,
         config: TrainerConfig,
-        metadata: Mapping[str, Any] | None,
         resume: bool | str | os.PathLike,
     ) -> None:
         if config.tensorboard:
@@ -224,15 +222,6 @@ class Trainer(ResumableMixin, LoggingMixin):
             self.history = truncate_metrics(self.metrics_path, self.step) if path else []
             if not path:
                 self.metrics_path.unlink(missing_ok=True)
-            write_json(
-                {
-                    "trainer": config.to_dict(),
-                    "metadata": dict(metadata or {}),
-                    "world_size": self.ctx.world_size,
-                },
-                self.run_dir / "config.json",
-                sort_keys=True,
-            )
         self._writer = self._tensorboard() if config.tensorboard else None
         self.ctx.barrier()
         if self._fell_back and self.ctx.is_main:  # every rank has read its checkpoint by now
@@ -242,6 +231,163 @@ class Trainer(ResumableMixin, LoggingMixin):
         self._gen_fn, self._disc_fn = wrap_step_functions(
             self.model, self.ctx, self.disc_optimizer is not None, config
         )
+
+    # ------------------------------------------------------- checkpoints and resume
+    def _checkpoint_to_resume(
+        self, resume: bool | str | os.PathLike
+    ) -> tuple[Path, dict[str, Any]] | None:
+        """The checkpoint to continue from and its state: with ``True`` or ``"auto"`` the newest
+        intact one (corrupt newer ones are named and skipped), with a path exactly that file."""
+        existing = self.checkpoints.latest()
+        if resume is False:
+            if existing is not None:
+                raise FileExistsError(
+                    f"{self.run_dir} already holds checkpoints ({existing.name}); pass "
+                    "resume=True to continue that run or choose a new run directory"
+                )
+            return None
+        if resume in (True, "auto"):
+            found = self.checkpoints.newest_intact(map_location=self.ctx.device)
+            if found is None and resume is True:
+                resolve_checkpoint(self.run_dir, "latest")  # raises, naming the folder
+            self._fell_back = found is not None and found[0] != existing
+            return found
+        path = resolve_checkpoint(self.run_dir, resume)
+        return path, read_checkpoint(path, map_location=self.ctx.device)
+
+    def state_dict(self) -> dict[str, Any]:
+        """Everything a checkpoint holds (collective under DDP: every rank must call it)."""
+        rng = gather_rng_states(self.ctx)
+        sums = {k: self._reduce_mean(v).cpu() for k, v in self._sums.items()}
+        state = {
+            "format": CHECKPOINT_FORMAT,
+            "step": self.step,
+            "model": self.model.state_dict(),
+            "ema": self.ema.state_dict(),
+            "optimizer": self.optimizer.state_dict(),
+            "bad_steps": self.bad_steps,
+            "bad_disc_steps": self.bad_disc_steps,
+            "consecutive_bad_steps": self._consecutive_bad,
+            "elapsed": self._elapsed,
+            "rng": rng,
+            "world_size": self.ctx.world_size,
+            "dataset_len": len(self.dataset),
+            "log_sums": sums,
+            "log_counts": dict(self._counts),
+            "config": self.config.to_dict(),
+        }
+        if self.disc_optimizer is not None:
+            state["disc_optimizer"] = self.disc_optimizer.state_dict()
+        return state
+
+    def save(self) -> Path:
+        """Write a checkpoint of the current step (rank 0 writes; all ranks must call)."""
+        state = self.state_dict()
+        path = self.checkpoints.path(self.step)
+        if self.ctx.is_main:
+            path = self.checkpoints.save(state, self.step)
+            logger.info("checkpoint %s", path)
+        self.ctx.barrier()
+        self.last_checkpoint = path
+        return path
+
+    def _load(self, path: Path, state: dict[str, Any]) -> None:
+        if state.get("format") != CHECKPOINT_FORMAT:
+            raise ValueError(f"{path} is not a trainer checkpoint of format {CHECKPOINT_FORMAT}")
+        saved = state["config"]
+        for name in ("batch_size", "seed"):
+            if saved[name] != getattr(self.config, name):
+                raise ValueError(
+                    f"cannot resume exactly with {name}={getattr(self.config, name)!r}: the "
+                    f"checkpoint was trained with {name}={saved[name]!r} (the data order depends "
+                    "on it)"
+                )
+        if state["dataset_len"] != len(self.dataset):
+            raise ValueError(
+                f"the checkpoint was trained on {state['dataset_len']} items, the dataset has "
+                f"{len(self.dataset)}; resume needs the same dataset"
+            )
+        if ("disc_optimizer" in state) != (self.disc_optimizer is not None):
+            raise ValueError(f"{path}: the model's discriminator does not match the checkpoint")
+        try:
+            self.model.load_state_dict(state["model"])
+            self.ema.load_state_dict(state["ema"])
+        except RuntimeError as err:
+            first = str(err).strip().splitlines()[0]
+            raise ValueError(
+                f"{path} does not fit this model ({first} ...): resume needs the architecture "
+                "the checkpoint was trained with"
+            ) from err
+        self.optimizer.load_state_dict(state["optimizer"])
+        if self.disc_optimizer is not None:
+            self.disc_optimizer.load_state_dict(state["disc_optimizer"])
+        self.step = int(state["step"])
+        self.bad_steps, self.bad_disc_steps = int(state["bad_steps"]), int(state["bad_disc_steps"])
+        self._consecutive_bad = int(state["consecutive_bad_steps"])
+        self._elapsed = float(state["elapsed"])
+        self._sums = {k: v.to(self.ctx.device) for k, v in state["log_sums"].items()}
+        self._counts = {k: int(v) for k, v in state["log_counts"].items()}
+        rng = state["rng"]
+        if self.ctx.rank < len(rng):
+            set_rng_state(rng[self.ctx.rank], self.ctx.device)
+        else:  # more processes than when the checkpoint was written: fresh streams
+            seed_process(self.config.seed + self.step, self.ctx.rank)
+        self.last_checkpoint = path
+        if self.ctx.is_main:
+            logger.info("resuming %s from step %d", self.run_dir, self.step)
+
+    # ------------------------------------------------------------------- records
+    @staticmethod
+    def _summary_writer_class() -> Any:
+        """``SummaryWriter``, or an ``ImportError`` that says how to install it.
+
+        Every rank checks it before anything is written, so that all fail together and a
+        refused run leaves no files.
+        """
+        try:
+            from torch.utils.tensorboard import SummaryWriter
+        except ImportError as err:
+            raise ImportError(
+                "train.tensorboard=true needs the 'tensorboard' package: pip install tensorboard "
+                "(or the project's extra: pip install 'koopkit[tensorboard]'); metrics.jsonl is "
+                "written either way"
+            ) from err
+        return SummaryWriter
+
+    def _tensorboard(self) -> Any:
+        """A SummaryWriter on rank 0 (``None`` elsewhere)."""
+        writer = self._summary_writer_class()
+        return writer(log_dir=str(self.run_dir / "tensorboard")) if self.ctx.is_main else None
+
+    def _log(self, epoch: int, samples_per_s: float) -> dict[str, Any]:
+        """Average the losses since the last record over steps and ranks; rank 0 writes it."""
+        keys = sorted(self._sums)
+        means = {}
+        if keys:
+            stacked = self._reduce_mean(torch.stack([self._sums[k] for k in keys]))
+            means = {
+                k: float(v) / self._counts[k] for k, v in zip(keys, stacked.tolist(), strict=True)
+            }
+        record = {
+            "step": self.step,
+            "epoch": epoch,
+            "time": round(self._elapsed, 3),
+            "lr": self.learning_rate(self.step - 1),
+            "bad_steps": self.bad_steps,
+            "bad_disc_steps": self.bad_disc_steps,
+            "samples_per_s": round(samples_per_s, 2),
+            **means,
+        }
+        self._sums, self._counts = {}, {}
+        self.history.append(record)  # every rank holds the (globally averaged) records
+        if self.ctx.is_main:
+            with open(self.metrics_path, "a") as f:
+                f.write(json.dumps(record) + "\n")
+            if self._writer is not None:
+                for k, v in record.items():
+                    if k != "step":
+                        self._writer.add_scalar(f"train/{k}", v, self.step)
+        return record
 
     # ------------------------------------------------------------------ steps
     def _reduce_mean(self, value: torch.Tensor) -> torch.Tensor:
@@ -482,7 +628,6 @@ def train(
     run_dir: str | os.PathLike,
     *,
     on_sample: SampleCallback | None = None,
-    metadata: Mapping[str, Any] | None = None,
     resume: bool | str | os.PathLike = False,
 ) -> TrainResult:
     """Build a :class:`Trainer`, run it to ``config.steps`` and close it.
@@ -493,7 +638,5 @@ def train(
     -------
     TrainResult
     """
-    with Trainer(
-        model, dataset, config, run_dir, on_sample=on_sample, metadata=metadata, resume=resume
-    ) as trainer:
+    with Trainer(model, dataset, config, run_dir, on_sample=on_sample, resume=resume) as trainer:
         return trainer.train()

@@ -190,7 +190,7 @@ def test_no_verify_skips_the_checks_and_the_nan_guard_then_fails_the_run(pairs, 
         (lambda m: m["shards"][1]["files"].pop("noise"), "shard 00001 has no 'noise' file"),
         (lambda m: m["shards"].__setitem__(2, m["shards"][1]), "shard 00001 is listed twice"),
         (lambda m: m["shards"].pop(1), "says complete but lists 2 of 3 shards"),
-        (lambda m: m.update(noise_scale=float("inf")), "noise_scale must be a positive finite"),
+        (lambda m: m.update(sigma_max=float("inf")), "'sigma_max' must be a positive finite"),
         (lambda m: m.update(keys=["sample", "noise"]), "field 'keys'"),
         (lambda m: m["shards"][0]["files"]["noise"].update(name="../x.npy"), "'../x.npy'"),
     ],
@@ -256,7 +256,7 @@ def test_labels_out_of_range_are_named(tmp_path):
     from koopkit_diffusion.pairs import PairSetWriter
 
     manifest = new_manifest(
-        count=8, shard_size=4, shape=(2,), dtype="float32", label_dim=3, noise_scale=80.0,
+        count=8, shard_size=4, shape=(2,), dtype="float32", label_dim=3, sigma_max=80.0,
         seed=None, teacher={}, sampler=None, source="test",
     )  # fmt: skip
     writer = PairSetWriter(tmp_path, manifest)
@@ -272,7 +272,7 @@ def test_infinity_never_reaches_a_manifest(tmp_path, capsys):
     with pytest.raises(ValueError, match="positive finite"):
         new_manifest(
             count=4, shard_size=4, shape=(2,), dtype="float32", label_dim=0,
-            noise_scale=float("inf"), seed=0, teacher={}, sampler=None, source="t",
+            sigma_max=float("inf"), seed=0, teacher={}, sampler=None, source="t",
         )  # fmt: skip
     np.save(tmp_path / "traj.npy", np.zeros((2, 8, 2)))
     for flag in ("--sigma-max", "--noise-scale"):

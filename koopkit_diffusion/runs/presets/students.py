@@ -30,7 +30,7 @@ from collections.abc import Callable
 from koopkit_diffusion.kdm import KDMConfig
 from koopkit_diffusion.trainer import TrainerConfig
 
-from . import Preset
+from .base import Preset
 
 __all__ = ["PRESETS"]
 

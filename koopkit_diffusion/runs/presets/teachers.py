@@ -40,7 +40,7 @@ from koopkit_diffusion.data import DataConfig
 from koopkit_diffusion.teacher import TeacherConfig
 from koopkit_diffusion.trainer import TrainerConfig
 
-from . import Preset
+from .base import Preset
 
 __all__ = ["PRESETS"]
 

@@ -12,6 +12,7 @@ from koopkit_diffusion.evaluation.classifier import (
     classifier_fid,
     load_digits_classifier,
 )
+from koopkit_diffusion.teacher import DenoiserTeacher
 
 
 @pytest.fixture(scope="module")
@@ -98,7 +99,7 @@ def test_compare_and_analyze_digits_generators_with_the_classifier(classifier, t
         attn_resolutions=(),
     )
     model = KDM(config)
-    teacher = exact_gaussian_denoiser(0.0, 0.5)
+    teacher = DenoiserTeacher(exact_gaussian_denoiser(0.0, 0.5), shape=(1, 8, 8))
     reference = digits("train")[0]
     results = compare_digits({"KDM": model}, teacher, classifier, reference, n=120)
     assert set(results) == {"teacher", "KDM"}

@@ -11,17 +11,21 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from koopkit_diffusion.evaluation import same_noise_scores
+from koopkit_diffusion.kdm import OneStepSampling
 
 
 def _teacher(noise: torch.Tensor) -> torch.Tensor:
     return torch.tanh(3 * noise) * 2 + noise[:, [1, 0]]
 
 
-class _Student:
+class _Student(OneStepSampling):
     """``teacher + shift`` (+ the label along the first axis when labels are given)."""
 
-    def __init__(self, shift, scale: float = 1.0) -> None:
+    shape = (2,)
+
+    def __init__(self, shift, scale: float = 1.0, label_dim: int = 0) -> None:
         self.shift, self.scale = torch.as_tensor(shift, dtype=torch.float32), scale
+        self.label_dim = label_dim
 
     def sample(self, noise, labels=None):
         x = self.scale * _teacher(noise) + self.shift
@@ -41,7 +45,8 @@ def _pairs(n: int, seed: int, labels: bool = False) -> dict[str, torch.Tensor]:
 
 def test_a_perfect_student_scores_zero_and_labels_reach_the_model():
     for labels in (False, True):
-        scores = same_noise_scores(_Student([0.0, 0.0]), _pairs(3000, 0, labels), batch_size=700)
+        student = _Student([0.0, 0.0], label_dim=3 if labels else 0)
+        scores = same_noise_scores(student, _pairs(3000, 0, labels), batch_size=700)
         assert scores == {"sw_same_noise": 0.0, "rmse_same_noise": 0.0}
 
 

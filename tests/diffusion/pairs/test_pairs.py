@@ -18,6 +18,7 @@ from hypothesis import strategies as st
 from tiny_runs import mlp_teacher
 
 from koopkit_diffusion.pairs import PairDataset, generate_pairs, pair_noise, verify
+from koopkit_diffusion.teacher import DenoiserTeacher
 
 
 @pytest.fixture(autouse=True)
@@ -37,7 +38,7 @@ def file_ids(directory: Path) -> dict[str, tuple[int, int]]:
     return {p.name: (p.stat().st_ino, p.stat().st_mtime_ns) for p in directory.glob("*-*.npy")}
 
 
-GEN = {"shape": (2,), "n_steps": 4, "progress": False}
+GEN = {"n_steps": 4, "progress": False}
 
 
 @pytest.fixture(scope="module")
@@ -51,8 +52,10 @@ def reference(tmp_path_factory) -> Path:
 def test_generation_writes_manifest_shards_and_checksums(reference):
     manifest = json.loads((reference / "manifest.json").read_text())
     assert manifest["complete"] and manifest["count"] == 150 and manifest["n_shards"] == 4
-    assert manifest["keys"] == ["noise", "sample"] and manifest["noise_scale"] == 80.0
+    assert manifest["keys"] == ["noise", "sample"] and manifest["sigma_max"] == 80.0
     assert manifest["sampler"]["nfe"] == 7 and manifest["seed"] == 0
+    assert manifest["format_version"] == 2 and manifest["teacher"]["kind"] == "edm"
+    assert manifest["sampler"]["name"] == "edm_heun" and manifest["sampler"]["n_steps"] == 4
     assert [s["count"] for s in manifest["shards"]] == [40, 40, 40, 30]
     assert sorted(shard_bytes(reference)) == [
         f"{k}-{i:05d}.npy" for k in ("noise", "sample") for i in range(4)
@@ -116,7 +119,6 @@ def test_conditional_float16_set_stores_labels_and_rounded_noise(tmp_path):
         mlp_teacher(label_dim=3),
         out,
         70,
-        label_dim=3,
         batch_size=32,
         shard_size=30,
         dtype="float16",
@@ -136,18 +138,34 @@ def test_conditional_float16_set_stores_labels_and_rounded_noise(tmp_path):
 
 
 def test_bad_arguments_are_refused(tmp_path):
-    with pytest.raises(ValueError, match="shape"):
-        generate_pairs(mlp_teacher(), tmp_path / "a", 10, shape=(), progress=False)
+    def plain(x, sigma, labels):
+        return x
+
+    with pytest.raises(ValueError, match="teacher protocol.*DenoiserTeacher"):
+        generate_pairs(plain, tmp_path / "a", 10, progress=False)
     with pytest.raises(ValueError, match="dtype"):
-        generate_pairs(mlp_teacher(), tmp_path / "b", 10, shape=(2,), dtype="int8", progress=False)
+        generate_pairs(mlp_teacher(), tmp_path / "b", 10, dtype="int8", progress=False)
     with pytest.warns(UserWarning, match="training mode"):
-        generate_pairs(
-            mlp_teacher().train(), tmp_path / "d", 10, shape=(2,), n_steps=1, progress=False
-        )
-    with pytest.raises(ValueError, match="label_dim=0 but the teacher has label_dim=3"):
-        generate_pairs(mlp_teacher(label_dim=3), tmp_path / "e", 10, shape=(2,), progress=False)
+        generate_pairs(mlp_teacher().train(), tmp_path / "d", 10, n_steps=1, progress=False)
     with pytest.raises(ValueError, match="batch_size"):
-        generate_pairs(mlp_teacher(), tmp_path / "c", 10, shape=(2,), batch_size=0, progress=False)
+        generate_pairs(mlp_teacher(), tmp_path / "c", 10, batch_size=0, progress=False)
+
+
+def test_a_denoiser_function_is_a_teacher_through_denoiser_teacher(tmp_path):
+    """The shape, classes and noise range come from the teacher, here a wrapped function."""
+    teacher = DenoiserTeacher(
+        lambda x, sigma, labels: torch.tanh(x) + labels[:, None], shape=(3,), label_dim=4,
+        sigma_max=20.0,
+    )  # fmt: skip
+    manifest = generate_pairs(teacher, tmp_path / "p", 30, n_steps=3, shard_size=16, **QUIET)
+    assert manifest["shapes"]["noise"] == [3] and manifest["label_dim"] == 4
+    assert manifest["sigma_max"] == 20.0 and manifest["sampler"]["sigma_max"] == 20.0
+    batch = PairDataset(tmp_path / "p").get_batch(range(30))
+    expected = teacher.integrate(batch["noise"].double(), batch["label"], 3)
+    np.testing.assert_allclose(batch["sample"].numpy(), expected.numpy(), rtol=1e-6, atol=1e-6)
+
+
+QUIET = {"progress": False}
 
 
 KILL_SCRIPT = """
@@ -159,8 +177,7 @@ from koopkit_diffusion.pairs import generate_pairs
 teacher = mlp_teacher()
 # Slow the teacher down (a hook is not part of its state) so that the kill lands mid-run.
 teacher.register_forward_pre_hook(lambda *_: time.sleep(0.02))
-generate_pairs(teacher, {out!r}, 240, batch_size=20, shard_size=40, shape=(2,), n_steps=4,
-               progress=False)
+generate_pairs(teacher, {out!r}, 240, batch_size=20, shard_size=40, n_steps=4, progress=False)
 """
 
 

@@ -55,7 +55,7 @@ def write_set(
         shape=SHAPE,
         dtype=dtype,
         label_dim=label_dim,
-        noise_scale=80.0,
+        sigma_max=80.0,
         seed=None,
         teacher={"description": "synthetic"},
         sampler=None,
@@ -90,6 +90,21 @@ def test_dataset_items_and_batches_match_what_was_written(pair_set):
     np.testing.assert_array_equal(batch["label"].numpy(), arrays["label"][idx])
     with pytest.raises(IndexError):
         ds[50]
+
+
+def test_a_version_1_set_is_read_with_its_noise_scale_as_sigma_max(pair_set):
+    """Version 1 named σmax ``noise_scale``; such sets stay readable and verifiable."""
+    out, arrays = pair_set
+    manifest = json.loads((out / "manifest.json").read_text())
+    manifest["format_version"] = 1
+    manifest["noise_scale"] = manifest.pop("sigma_max")
+    (out / "manifest.json").write_text(json.dumps(manifest))
+    ds = PairDataset(out)
+    assert ds.sigma_max == 80.0 and len(ds) == 50 and verify(out).ok
+    np.testing.assert_array_equal(ds[3]["sample"].numpy(), arrays["sample"][3].astype(np.float32))
+    # A writer does not continue a version-1 set: it names the difference.
+    with pytest.raises(ValueError, match="format_version: existing 1, requested 2"):
+        write_set(out, label_dim=10)
 
 
 @pytest.fixture(scope="module")
@@ -191,7 +206,7 @@ def test_incomplete_set_and_missing_manifest_are_refused(tmp_path):
         shape=(2,),
         dtype="float32",
         label_dim=0,
-        noise_scale=80.0,
+        sigma_max=80.0,
         seed=0,
         teacher={},
         sampler=None,
@@ -214,7 +229,7 @@ def test_completing_a_set_removes_only_interrupted_writers_temporaries(tmp_path)
         shape=(2,),
         dtype="float32",
         label_dim=0,
-        noise_scale=80.0,
+        sigma_max=80.0,
         seed=0,
         teacher={},
         sampler=None,

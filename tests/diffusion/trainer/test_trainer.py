@@ -17,12 +17,14 @@ from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 from trainer_toys import ToyGAN, ToyRegressor, toy_dataset
 
+from koopkit.io import file_sha256
 from koopkit_diffusion.trainer import (
     TensorDictDataset,
     Trainer,
     TrainerConfig,
     load_run,
     read_metrics,
+    save_weights,
     train,
 )
 from koopkit_diffusion.trainer.config import scheduled_lr
@@ -195,9 +197,9 @@ def test_keep_last_k_checkpoints_and_latest_pointer(tmp_path):
     assert (tmp_path / "checkpoints" / "latest").read_text().strip() == "ckpt-00000010.pt"
 
 
-def test_metrics_jsonl_config_json_and_loss_figure(tmp_path):
+def test_metrics_jsonl_loss_figure_and_the_config_in_the_checkpoints(tmp_path):
     cfg = _config(steps=6, loss_figure=True)
-    result = train(_make("regressor"), toy_dataset(), cfg, tmp_path, metadata={"preset": "toy"})
+    result = train(_make("regressor"), toy_dataset(), cfg, tmp_path)
     records = [json.loads(line) for line in (tmp_path / "metrics.jsonl").read_text().splitlines()]
     assert [r["step"] for r in records] == [2, 4, 6]
     for r in records:
@@ -205,9 +207,26 @@ def test_metrics_jsonl_config_json_and_loss_figure(tmp_path):
         assert r["total"] > 0
     assert records == result.history == read_metrics(tmp_path)
     assert (tmp_path / "metrics.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
-    config = json.loads((tmp_path / "config.json").read_text())
-    assert TrainerConfig.from_dict(config["trainer"]) == cfg
-    assert config["metadata"] == {"preset": "toy"}
+    # The trainer's configuration lives in its checkpoints (what a resume checks), nowhere else.
+    state = load_run(tmp_path)
+    assert state.config == cfg and state.world_size == 1 and state.step == 6
+    assert sorted(p.name for p in tmp_path.iterdir()) == [
+        "checkpoints",
+        "metrics.jsonl",
+        "metrics.png",
+    ]
+
+
+def test_weights_trained_elsewhere_load_as_a_run_that_claims_no_training(tmp_path):
+    model = _make("regressor")
+    save_weights(tmp_path / "run", model.state_dict(), step=0)
+    other = _make("regressor")
+    state = load_run(tmp_path / "run", other)
+    assert state.config is None and state.step == 0 and state.world_size == 1
+    pairs = zip(model.state_dict().values(), other.state_dict().values(), strict=True)
+    assert all(torch.equal(a, b) for a, b in pairs)
+    ckpt = tmp_path / "run" / "checkpoints" / "ckpt-00000000.pt"
+    assert (ckpt.parent / (ckpt.name + ".sha256")).read_text().split()[0] == file_sha256(ckpt)
 
 
 def test_discriminator_gets_its_own_optimizer_steps(tmp_path):
@@ -352,12 +371,14 @@ def test_data_order_is_a_pure_function_of_seed_and_step_for_any_world_size(
 
 def test_pair_dataset_with_workers_gives_the_same_run_as_in_memory_tensors(tmp_path):
     from koopkit_diffusion.pairs import PairDataset, generate_pairs
+    from koopkit_diffusion.teacher import DenoiserTeacher
 
-    def teacher(x, sigma, labels):
+    def denoiser(x, sigma, labels):
         return 0.5 * torch.tanh(x)
 
-    generate_pairs(teacher, tmp_path / "pairs", 40, shape=(2,), n_steps=2, shard_size=16,
-                   batch_size=40, progress=False)  # fmt: skip
+    teacher = DenoiserTeacher(denoiser, shape=(2,))
+    generate_pairs(teacher, tmp_path / "pairs", 40, n_steps=2, shard_size=16, batch_size=40,
+                   progress=False)  # fmt: skip
     pairs = PairDataset(tmp_path / "pairs")
     cfg = _config(steps=6)
     streamed = train(_make("regressor"), pairs, _config(steps=6, num_workers=1), tmp_path / "a")

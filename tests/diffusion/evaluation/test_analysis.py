@@ -26,6 +26,7 @@ from koopkit_diffusion.evaluation.plots import (
 )
 from koopkit_diffusion.evaluation.representability import flow_representability
 from koopkit_diffusion.kdm import KDM, KDMConfig
+from koopkit_diffusion.teacher import DenoiserTeacher
 
 
 class LinearKDM(nn.Module):
@@ -55,7 +56,7 @@ class LinearKDM(nn.Module):
 
 @pytest.fixture(scope="module")
 def gaussian_teacher():
-    return exact_gaussian_denoiser(0.0, 0.5)
+    return DenoiserTeacher(exact_gaussian_denoiser(0.0, 0.5), shape=(2,))
 
 
 def test_knn_agreement_is_one_for_separated_classes_and_near_chance_for_random_ones():
