@@ -19,8 +19,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import shlex
-import sys
 import time
 from pathlib import Path
 
@@ -48,7 +46,7 @@ def main() -> None:
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
 
-    from koopkit.io import write_json
+    from koopkit.io import recorded_command, write_json
     from koopkit_diffusion.data import digits
     from koopkit_diffusion.evaluation.classifier import classifier_fid, load_digits_classifier
     from koopkit_diffusion.pairs import PairDataset
@@ -122,7 +120,7 @@ def main() -> None:
             print(f"{label} − {ref}: classifier-FID {fid[0]:+.3f} ± {fid[1]:.3f}, "
                   f"MSE {err[0]:+.4f} ± {err[1]:.4f}")  # fmt: skip
     report = {
-        "command": shlex.join([sys.executable, *sys.argv]),
+        "command": recorded_command(),
         "teacher_classifier_fid": teacher_fid,
         "steps": args.steps,
         "n_pairs": args.n_pairs,

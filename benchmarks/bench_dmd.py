@@ -33,6 +33,7 @@ import numpy as np
 from tqdm import tqdm
 
 import koopkit
+from koopkit.io import recorded_command
 
 TARGET_SPEEDUP = 15.0
 TARGET_ERROR_RATIO = 1.1
@@ -165,7 +166,7 @@ def main(argv=None) -> dict:
     if args.json:
         with open(args.json, "w") as f:
             record = {
-                "command": " ".join(["python benchmarks/bench_dmd.py", *argv]),
+                "command": recorded_command(["benchmarks/bench_dmd.py", *argv]),
                 "clock": args.clock,
                 "openblas_num_threads": threads,
                 "load_average": [load, load_end],

@@ -34,6 +34,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from koopkit.io import recorded_command
+
 
 def _timed(fn, repeats: int) -> tuple[float, float]:
     """Median wall and CPU seconds of ``fn()`` over ``repeats`` calls after one warm-up call."""
@@ -137,8 +139,8 @@ def pair_generation(teacher_run: Path, pkl: Path, n: int, batch: int, device: st
     teacher = load_teacher(teacher_run, device=device)
     with tempfile.TemporaryDirectory() as out:
         w, c = time.perf_counter(), time.process_time()
-        generate_pairs(teacher, Path(out) / "p", n, shape=(3, 32, 32), batch_size=batch,
-                       shard_size=n, device=device, progress=False)  # fmt: skip
+        generate_pairs(teacher, Path(out) / "p", n, batch_size=batch, shard_size=n,
+                       progress=False)  # fmt: skip
         wall, cpu = time.perf_counter() - w, time.process_time() - c
     with open(pkl, "rb") as f:
         net = pickle.load(f)["ema"].to(device)
@@ -206,7 +208,7 @@ def main() -> None:
     from koopkit_diffusion.runs import import_edm_run
 
     record = {"device": args.device, "torch_threads": torch.get_num_threads(),
-              "command": " ".join(sys.argv)}  # fmt: skip
+              "command": recorded_command()}  # fmt: skip
     if "train" not in args.skip:
         record["training_step"] = training_step(args.batch, args.repeats, args.device)
         print("training step:", json.dumps(record["training_step"]))

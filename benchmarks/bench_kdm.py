@@ -21,9 +21,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import shlex
 import statistics
-import sys
 import tempfile
 import time
 from pathlib import Path
@@ -31,6 +29,8 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 from torch import nn
+
+from koopkit.io import recorded_command
 
 
 def _timeit(fn, repeats: int, warmup: int = 3) -> list[float]:
@@ -189,7 +189,7 @@ def main() -> None:
     torch.set_num_threads(args.threads)
     result = {"step": bench_step, "sample": bench_sample, "quality": bench_quality}[args.what](args)
     if args.out and result is not None:
-        report = {"command": shlex.join([sys.executable, *sys.argv]), "threads": args.threads,
+        report = {"command": recorded_command(), "threads": args.threads,
                   "load": os.getloadavg()[0], **result}  # fmt: skip
         Path(args.out).parent.mkdir(parents=True, exist_ok=True)
         Path(args.out).write_text(json.dumps(report, indent=2) + "\n")

@@ -20,14 +20,14 @@ from __future__ import annotations
 
 import argparse
 import json
-import shlex
-import sys
 import tempfile
 import time
 from pathlib import Path
 
 import torch
 from torch.utils.flop_counter import FlopCounterMode
+
+from koopkit.io import recorded_command
 
 MODES = {"native": "cifar10-uncond", "224": "cifar10-uncond+lpips224"}
 
@@ -80,7 +80,7 @@ def main() -> None:
     from koopkit_diffusion.runs.presets import get_preset
 
     full_batch = get_preset(MODES["native"]).train.batch_size
-    report: dict = {"command": shlex.join([sys.executable, *sys.argv]), "batch": full_batch}
+    report: dict = {"command": recorded_command(), "batch": full_batch}
     with tempfile.TemporaryDirectory() as tmp_name:
         tmp = Path(tmp_name)
         lpips_dir = write_random_weights(tmp / "lpips")

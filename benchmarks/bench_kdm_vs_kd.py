@@ -41,8 +41,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import shlex
-import sys
 import time
 from pathlib import Path
 
@@ -114,7 +112,7 @@ def main() -> None:
     torch.set_num_threads(args.threads)
     weight_sets = WEIGHTS if args.weights == "both" else (args.weights,)
 
-    from koopkit.io import write_json
+    from koopkit.io import recorded_command, write_json
     from koopkit_diffusion.data import checkerboard
     from koopkit_diffusion.evaluation.metrics import SlicedReference, sliced_wasserstein
     from koopkit_diffusion.evaluation.outliers import detect_outliers
@@ -223,7 +221,7 @@ def main() -> None:
                 print(f"{label} − {ref}, {weights} weights, SW same noise per seed: "
                       f"{mean:+.5f} ± {std:.5f}")  # fmt: skip
     report = {
-        "command": shlex.join([sys.executable, *sys.argv]),
+        "command": recorded_command(),
         "preset": args.preset,
         "steps": preset.train.steps,
         "batch_size": preset.train.batch_size,

@@ -38,7 +38,7 @@ def write_set(directory: Path, n: int, shard_size: int) -> float:
         shape=SHAPE,
         dtype="float16",
         label_dim=10,
-        noise_scale=80.0,
+        sigma_max=80.0,
         seed=None,
         teacher={"description": "synthetic benchmark pairs"},
         sampler=None,

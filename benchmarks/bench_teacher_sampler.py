@@ -19,15 +19,13 @@ discretisation, not the network's blur. Writes ``--out`` (JSON) and prints a tab
 from __future__ import annotations
 
 import argparse
-import shlex
-import sys
 import time
 from pathlib import Path
 
 import numpy as np
 import torch
 
-from koopkit.io import write_json
+from koopkit.io import recorded_command, write_json
 from koopkit_diffusion.data import checkerboard, checkerboard_denoiser
 from koopkit_diffusion.edm import heun_sample
 from koopkit_diffusion.evaluation.metrics import sliced_wasserstein
@@ -79,7 +77,7 @@ def main() -> None:
     )
     write_json(
         {
-            "command": "python " + shlex.join(sys.argv),
+            "command": recorded_command(),
             "teacher": str(args.teacher),
             "n": args.n,
             "floor": floor,

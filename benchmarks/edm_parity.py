@@ -26,6 +26,8 @@ from pathlib import Path
 
 import torch
 
+from koopkit.io import recorded_command
+
 CONFIGS = {
     # EDM's train.py --arch=ddpmpp: channel_mult 2,2,2, 128 channels; augment_dim 9 (--augment).
     "cifar10-cond": dict(img_resolution=32, label_dim=10, channel_mult=[2, 2, 2], dropout=0.13),
@@ -141,7 +143,7 @@ def main() -> None:
     )
     if args.out:
         record = {"config": args.config, "parameters": n_params, "max_abs_diff": worst,
-                  "network_term": term, "cases": deltas, "command": " ".join(sys.argv)}  # fmt: skip
+                  "network_term": term, "cases": deltas, "command": recorded_command()}  # fmt: skip
         Path(args.out).write_text(json.dumps(record, indent=2) + "\n")
 
 

@@ -16,8 +16,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import shlex
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -125,7 +123,7 @@ def main() -> None:
         "--weights", choices=("ema", "raw"), default="ema", help="weights drawn and printed"
     )
     args = parser.parse_args()
-    from koopkit.io import write_json
+    from koopkit.io import recorded_command, write_json
 
     reports = []
     for path in args.reports:
@@ -137,7 +135,7 @@ def main() -> None:
         merged = merge(reports)
     except ValueError as err:
         raise SystemExit(str(err)) from None
-    merged["command"] = shlex.join([sys.executable, *sys.argv])
+    merged["command"] = recorded_command()
     write_json(merged, args.out)
     if args.figure:
         figure(merged, args.figure, args.weights)

@@ -44,8 +44,6 @@ comparison of KDM and KD over seeds. The quickstart runs the same pipeline at a 
 from __future__ import annotations
 
 import argparse
-import shlex
-import sys
 import time
 from pathlib import Path
 
@@ -81,7 +79,7 @@ def main() -> None:
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
 
-    from koopkit.io import write_json
+    from koopkit.io import recorded_command, write_json
     from koopkit_diffusion.data import checkerboard
     from koopkit_diffusion.edm import heun_sample
     from koopkit_diffusion.evaluation import analyze_model, same_noise_scores
@@ -116,7 +114,7 @@ def main() -> None:
     held = PairDataset(work / "eval-pairs")[:]
     true = checkerboard(args.n_eval, seed=100)
     floor = sliced_wasserstein(true, checkerboard(args.n_eval, seed=101))
-    results = {"command": shlex.join([sys.executable, *sys.argv]), "config": tag}
+    results = {"command": recorded_command(), "config": tag}
     results |= {"floor_sw": floor, "steps": preset.train.steps, "weights": weights}
     samples = {"teacher": held["sample"]}
     # fresh noise: independent of the held-out teacher samples, as the floor assumes

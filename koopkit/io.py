@@ -14,13 +14,21 @@ import json
 import os
 import re
 import secrets
+import shlex
 import stat
+import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import IO, Any
 
-__all__ = ["atomic_write", "file_sha256", "remove_temporary_files", "write_json"]
+__all__ = [
+    "atomic_write",
+    "file_sha256",
+    "recorded_command",
+    "remove_temporary_files",
+    "write_json",
+]
 
 # ".<name>.tmp-<16 hex digits>"; earlier versions used tempfile's 8 characters [a-z0-9_].
 _TEMPORARY_NAME = re.compile(r"\..+\.tmp-(?:[0-9a-f]{16}|[a-z0-9_]{8})")
@@ -196,3 +204,29 @@ def file_sha256(path: str | os.PathLike, chunk_bytes: int = 1 << 22) -> str:
         while block := f.read(chunk_bytes):
             digest.update(block)
     return digest.hexdigest()
+
+
+def recorded_command(argv: list[str] | None = None) -> str:
+    """The command that ran this script, as a results file records it.
+
+    ``python <script> <arguments>``: the interpreter is written ``python`` (not the absolute path
+    of a virtual environment) and a script given by an absolute path inside the working directory
+    is written relative to it, so the line can be pasted on another machine.
+
+    Parameters
+    ----------
+    argv : list of str, optional
+        Default ``sys.argv``.
+
+    Returns
+    -------
+    str
+    """
+    args = list(sys.argv if argv is None else argv)
+    if args:
+        script = Path(args[0])
+        if script.is_absolute():
+            with contextlib.suppress(ValueError):
+                script = script.relative_to(Path.cwd())
+        args[0] = script.as_posix()
+    return shlex.join(["python", *args])

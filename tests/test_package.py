@@ -122,11 +122,13 @@ def _edges(root: pathlib.Path = DIFFUSION):
 
 
 def _forbidden(root: pathlib.Path = DIFFUSION) -> list[str]:
-    return [
-        f"{path}: {source} → {target}"
-        for path, source, target in _edges(root)
-        if target not in ALLOWED_IMPORTS.get(source, set())
-    ]
+    return sorted(
+        {
+            f"{path}: {source} → {target}"
+            for path, source, target in _edges(root)
+            if target not in ALLOWED_IMPORTS.get(source, set())
+        }
+    )
 
 
 def test_every_module_belongs_to_a_wing_of_the_table():
@@ -192,3 +194,53 @@ def test_no_reference_to_design_notes_outside_the_repository():
         and any(ref in p.read_text() for ref in ("DESIGN §", "DESIGN's", "design notes"))
     ]
     assert hits == []
+
+
+def _function_local_project_imports(root: pathlib.Path) -> list[tuple[pathlib.Path, int, str]]:
+    """``(file, line, source line)`` of every import of the project inside a function."""
+    found = []
+    for path in sorted(root.rglob("*.py")):
+        lines = path.read_text().splitlines()
+        for fn in ast.walk(ast.parse(path.read_text(), filename=str(path))):
+            if not isinstance(fn, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                continue
+            for node in ast.walk(fn):
+                if isinstance(node, ast.ImportFrom):
+                    names = [("." * node.level) + (node.module or "")]
+                elif isinstance(node, ast.Import):
+                    names = [alias.name for alias in node.names]
+                else:
+                    continue
+                if any(n.startswith((".", "koopkit")) for n in names):
+                    found.append((path, node.lineno, lines[node.lineno - 1]))
+    return sorted(set(found))
+
+
+def test_project_imports_are_at_module_level_except_in_the_command_line():
+    """Function-local imports of the project hide the import graph; outside the command line
+    (whose start-up stays fast by importing a command's code only when it runs) at most 15 are
+    allowed, each saying why on its line."""
+    local = [
+        (path.relative_to(ROOT), line, text.strip())
+        for path, line, text in _function_local_project_imports(DIFFUSION)
+        if path.name != "cli.py" and "commands" not in path.relative_to(DIFFUSION).parts
+    ]
+    assert len(local) <= 15
+    assert [entry for entry in local if "#" not in entry[2]] == []
+
+
+def test_the_package_top_lists_exactly_its_lazy_names():
+    import koopkit_diffusion
+
+    lazy = set(koopkit_diffusion._SUBMODULES) | set(koopkit_diffusion._ATTRIBUTES)
+    assert set(koopkit_diffusion.__all__) == lazy | {"__version__"}
+    # the names IDEs see (the TYPE_CHECKING block) are the lazy attributes
+    tree = ast.parse((DIFFUSION / "__init__.py").read_text())
+    checked = {
+        alias.name
+        for node in ast.walk(tree)
+        if isinstance(node, ast.If) and getattr(node.test, "id", "") == "TYPE_CHECKING"
+        for imp in node.body
+        for alias in imp.names
+    }
+    assert checked == set(koopkit_diffusion._ATTRIBUTES)

@@ -124,8 +124,8 @@ def evaluate_run(
     denoiser = _teacher_of(run, teacher, device) if with_teacher else None
     if heun_steps is None:
         heun_steps = pair_set_steps(run.record)
-    elif not (isinstance(heun_steps, int) and heun_steps >= 2):
-        raise ValueError(f"heun_steps must be an integer >= 2, got {heun_steps!r}")
+    elif isinstance(heun_steps, bool) or not (isinstance(heun_steps, int) and heun_steps >= 1):
+        raise ValueError(f"heun_steps must be a positive integer, got {heun_steps!r}")
     scores = score_generator(
         run.model, denoiser, run.record.data, n=n, seed=seed, n_steps=heun_steps,
         cache_dir=cache_dir, ref_stats=ref_stats, inception_weights=inception_weights,
@@ -228,6 +228,7 @@ def sample_run(
     if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
         raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}")
     kind = RunRecord.read(run_dir).kind
+    out.parent.mkdir(parents=True, exist_ok=True)  # a bad output path fails before sampling
     if kind == "teacher":
         model = load_teacher(run_dir, ema=ema, device=device)
         extra, nfe = {"n_steps": n_steps}, model.nfe(n_steps)
@@ -238,7 +239,6 @@ def sample_run(
     arrays = {"samples": samples.float().numpy()}
     if labels is not None:
         arrays["labels"] = labels.numpy()
-    out.parent.mkdir(parents=True, exist_ok=True)
     np.savez(out, **arrays)
     title = f"{kind}, {nfe} NFE"
     png = plot_samples(samples, out.with_suffix(".png"), labels=labels, title=title)

@@ -180,9 +180,8 @@ def save_weights(
 
 
 def holds_trainer_files(directory: str | os.PathLike) -> bool:
-    """Whether ``directory`` holds files of the trainer (a checkpoint folder or its metrics)."""
-    directory = Path(directory)
-    return (directory / CHECKPOINT_DIR).exists() or (directory / "metrics.jsonl").exists()
+    """Whether ``directory`` holds the trainer's checkpoint folder."""
+    return (Path(directory) / CHECKPOINT_DIR).is_dir()
 
 
 def _checksum_problem(path: Path) -> str:

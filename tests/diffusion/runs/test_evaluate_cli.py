@@ -10,7 +10,7 @@ from tiny_runs import tiny_checkerboard_teacher
 from koopkit_diffusion.cli import main
 from koopkit_diffusion.evaluation.inception import WEIGHTS_FILENAME
 from koopkit_diffusion.evaluation.metrics import load_stats, save_stats
-from koopkit_diffusion.runs import generate_pair_set, load_generator, train_run
+from koopkit_diffusion.runs import evaluate_run, generate_pair_set, load_generator, train_run
 
 
 @pytest.fixture(scope="module")
@@ -55,8 +55,11 @@ def test_evaluate_writes_scores_of_model_and_teacher(runs, capsys):
     assert 0 < report["sw_floor_std"] < report["sw_floor"]  # four pairs of true sets
     assert main(["evaluate", "--run", str(run_dir), "--n", "300", "--heun-steps", "4"]) == 0
     assert json.loads((run_dir / "evaluation.json").read_text())["teacher"]["nfe"] == 7
-    assert main(["evaluate", "--run", str(run_dir), "--n", "300", "--heun-steps", "1"]) == 2
-    assert "heun_steps must be an integer >= 2" in capsys.readouterr().err
+    with pytest.raises(SystemExit):  # argparse refuses it before anything runs
+        main(["evaluate", "--run", str(run_dir), "--n", "300", "--heun-steps", "0"])
+    assert "--heun-steps" in capsys.readouterr().err
+    with pytest.raises(ValueError, match="heun_steps must be a positive integer"):
+        evaluate_run(run_dir, n=300, heun_steps=0)
 
 
 def test_analyze_writes_figures_and_json(runs, tmp_path):

@@ -39,7 +39,7 @@ TINY = QuickstartConfig(
 def test_quickstart_writes_figure_metrics_and_runs_that_sample_from_the_cli(tmp_path, capsys):
     metrics = run_quickstart(tmp_path / "qs", config=TINY)
     out = tmp_path / "qs"
-    for name in ("quickstart.png", "metrics.json", "kdm/config.json", "kd/metrics.jsonl"):
+    for name in ("quickstart.png", "metrics.json", "kdm/run.json", "kd/metrics.jsonl"):
         assert (out / name).is_file(), name
     saved = json.loads((out / "metrics.json").read_text())
     for model in ("kdm", "kd"):
