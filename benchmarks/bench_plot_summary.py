@@ -6,9 +6,10 @@ continuous-time eigenvalues, noise 0.02), 241 snapshots, DMD of rank 6 in both l
 draws its summary (singular values, discrete and continuous eigenvalues, three modes as
 24 × 32 images, their dynamics) at the same size (12 × 8 inches) and resolution (100 dpi) and
 renders it to PNG in memory; the time is the median over ``--repeats`` of drawing plus rendering
-(the fits are outside the clock). Printed: both times and ``t(PyDMD) / t(koopkit)``, and the
-largest distance between the eigenvalues each figure shows (read back from the drawn points) and
-between them and the true ones.
+(the fits are outside the clock; BLAS single-threaded by default, ``--threads``, since on shared
+cores several BLAS threads make the SVDs of both libraries many times slower). Printed: both
+times and ``t(PyDMD) / t(koopkit)``, and the largest distance between the eigenvalues each figure
+shows (read back from the drawn points) and between them and the true ones.
 
 Writes ``benchmarks/results/bench_plot_summary.json`` (``--out``) with the command that ran.
 
@@ -35,6 +36,7 @@ matplotlib.use("Agg")
 
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
+from threadpoolctl import threadpool_limits  # noqa: E402
 from tqdm import tqdm  # noqa: E402
 
 import koopkit as kk  # noqa: E402
@@ -76,6 +78,7 @@ def render(fig) -> None:
 def main(argv=None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--threads", type=int, default=1, help="BLAS threads (both libraries)")
     parser.add_argument(
         "--out", type=pathlib.Path, default=ROOT / "benchmarks/results/bench_plot_summary.json"
     )
@@ -104,11 +107,12 @@ def main(argv=None) -> dict:
         return kk.analysis.plot_summary(kk_model, X, dt=dt, shape=shape, figsize=FIGSIZE)
 
     times = {"pydmd": [], "koopkit": []}
-    for _ in tqdm(range(args.repeats), desc="repeats", leave=False):
-        for name, draw in (("pydmd", draw_pydmd), ("koopkit", draw_koopkit)):
-            start = time.perf_counter()
-            render(draw())
-            times[name].append(time.perf_counter() - start)
+    with threadpool_limits(args.threads):
+        for _ in tqdm(range(args.repeats), desc="repeats", leave=False):
+            for name, draw in (("pydmd", draw_pydmd), ("koopkit", draw_koopkit)):
+                start = time.perf_counter()
+                render(draw())
+                times[name].append(time.perf_counter() - start)
     t_pd, t_kk = statistics.median(times["pydmd"]), statistics.median(times["koopkit"])
 
     fig = draw_pydmd()
@@ -130,6 +134,7 @@ def main(argv=None) -> dict:
         "data": "24x32 field of examples/13_summary_plot.py, 241 snapshots, DMD rank 6",
         "figure": {"figsize_in": list(FIGSIZE), "dpi": DPI},
         "repeats": args.repeats,
+        "blas_threads": args.threads,
         "pydmd_s": t_pd,
         "koopkit_s": t_kk,
         "ratio_pydmd_over_koopkit": t_pd / t_kk,
