@@ -9,6 +9,10 @@ torch in -> torch out.
 ``transform(X) @ B == X`` when the dictionary contains the state itself; EDMD uses it to map
 eigenfunctions back to the state (Williams, Kevrekidis & Rowley 2015, Sec. 2.3).
 
+``Identity``, ``Polynomial``, ``RBF``, ``RandomFourier`` and ``Concat`` of them have analytic
+derivatives, ``jacobian(X)`` of shape ``(m, p, n)`` and ``hessian(X)`` of shape
+``(m, p, n, n)``: the Koopman generator (:class:`koopkit.GeneratorEDMD`) needs them.
+
 Any scikit-learn transformer can serve as a dictionary through :class:`SklearnTransformer`
 (EDMD wraps one automatically). ``Identity`` and ``Polynomial`` (and a ``Concat`` of them)
 accept complex states; the others refuse them with a ``ValueError``.
@@ -55,6 +59,14 @@ class Identity(Dictionary):
     def transform(self, X):
         """Return ``X`` (as floats), shape (m, n)."""
         return self._check_input(X)[1]
+
+    def _jacobian(self, ops, X):
+        m, n = X.shape
+        return ops.concat([ops.eye(n)[None]] * m) if m else ops.zeros((0, n, n))
+
+    def _hessian(self, ops, X):
+        m, n = X.shape
+        return ops.zeros((m, n, n, n))
 
     def _names(self, names):
         return names
@@ -113,6 +125,38 @@ class Polynomial(Dictionary):
                 col = col * X[:, j]
             cols.append(col[:, None])
         return ops.concat(cols, axis=1)
+
+    def _exponents(self) -> np.ndarray:
+        """Exponent matrix (p, n): monomial ``k`` is ``prod_i x_i^E[k, i]``."""
+        E = np.zeros((len(self.powers_), self.n_features_in_))
+        for row, combo in enumerate(self.powers_):
+            for j in combo:
+                E[row, j] += 1
+        return E
+
+    @staticmethod
+    def _monomials(ops, X, E):
+        """``prod_i x_i^E[k, i]`` for an exponent array ``E`` (..., p, n) >= 0: (m, ..., p)."""
+        shape = (X.shape[0],) + (1,) * (E.ndim - 1) + (X.shape[1],)
+        return (X.reshape(shape) ** ops.asarray(E)).prod(-1)
+
+    def _jacobian(self, ops, X):
+        # d/dx_i x^e = e_i x^(e - delta_i), Klus et al. 2020 (gEDMD) need it for every psi_k
+        E = self._exponents()
+        n = E.shape[1]
+        shifted = np.clip(E[:, None, :] - np.eye(n)[None], 0, None)  # (p, n, n): e - delta_i
+        return ops.asarray(E) * self._monomials(ops, X, shifted)
+
+    def _hessian(self, ops, X):
+        E = self._exponents()
+        n = E.shape[1]
+        eye = np.eye(n)
+        # d^2/dx_i dx_j x^e = e_i (e_j - delta_ij) x^(e - delta_i - delta_j)
+        coeff = E[:, :, None] * (E[:, None, :] - eye[None])
+        shifted = np.clip(
+            E[:, None, None, :] - eye[None, :, None, :] - eye[None, None, :, :], 0, None
+        )
+        return ops.asarray(coeff) * self._monomials(ops, X, shifted)
 
     def _names(self, names):
         out = []
@@ -196,6 +240,19 @@ class RBF(Dictionary):
         d2 = _sq_distances(X, ops.asarray(self.centers_))
         return ops.exp(-self.gamma * ops.clip_min(d2, 0.0))
 
+    def _jacobian(self, ops, X):
+        # grad exp(-g |x - c|^2) = -2 g (x - c) psi
+        diff = X[:, None, :] - ops.asarray(self.centers_)[None]  # (m, p, n)
+        psi = ops.exp(-self.gamma * (diff**2).sum(-1))
+        return -2 * self.gamma * diff * psi[..., None]
+
+    def _hessian(self, ops, X):
+        # Hess exp(-g |x - c|^2) = psi (4 g^2 (x - c)(x - c)^T - 2 g I)
+        diff = X[:, None, :] - ops.asarray(self.centers_)[None]
+        psi = ops.exp(-self.gamma * (diff**2).sum(-1))
+        outer = 4 * self.gamma**2 * diff[..., :, None] * diff[..., None, :]
+        return psi[..., None, None] * (outer - 2 * self.gamma * ops.eye(X.shape[1]))
+
     def _names(self, names):
         return [f"rbf{j}" for j in range(self.n_output_features_)]
 
@@ -245,6 +302,19 @@ class RandomFourier(Dictionary):
         scale = np.sqrt(2.0 / self.n_features)
         return scale * ops.cos(arg)
 
+    def _jacobian(self, ops, X):
+        # d/dx_i s cos(x.w_k + b_k) = -s sin(x.w_k + b_k) w_ik  (sin a = cos(a - pi / 2))
+        W = ops.asarray(self.weights_)  # (n, p)
+        arg = X @ W + ops.asarray(self.offsets_)
+        sine = ops.cos(arg - np.pi / 2)
+        return -np.sqrt(2.0 / self.n_features) * sine[..., None] * W.T[None]
+
+    def _hessian(self, ops, X):
+        W = ops.asarray(self.weights_)
+        arg = X @ W + ops.asarray(self.offsets_)
+        outer = W.T[:, :, None] * W.T[:, None, :]  # (p, n, n)
+        return -np.sqrt(2.0 / self.n_features) * ops.cos(arg)[..., None, None] * outer[None]
+
     def _names(self, names):
         return [f"rff{j}" for j in range(self.n_output_features_)]
 
@@ -290,6 +360,12 @@ class Concat(Dictionary):
         """Concatenated features: shape (m, sum of the parts' feature counts)."""
         ops, X = self._check_input(X)
         return ops.concat([ops.asarray(d.transform(X)) for d in self.dictionaries_], axis=1)
+
+    def _jacobian(self, ops, X):
+        return ops.concat([ops.asarray(d.jacobian(X)) for d in self.dictionaries_], axis=1)
+
+    def _hessian(self, ops, X):
+        return ops.concat([ops.asarray(d.hessian(X)) for d in self.dictionaries_], axis=1)
 
     def _names(self, names):
         return [name for d in self.dictionaries_ for name in d._names(names)]

@@ -10,7 +10,7 @@ from sklearn.utils.estimator_checks import estimator_checks_generator
 from sklearn.utils.validation import check_is_fitted
 
 import koopkit
-from koopkit import DMD, EDMD, KernelEDMD
+from koopkit import DMD, EDMD, GeneratorEDMD, KernelEDMD
 from koopkit.dictionaries import (
     RBF,
     Concat,
@@ -54,6 +54,17 @@ class CheckedKernelEDMD(ScikitLearnConvention, KernelEDMD):
     pass
 
 
+class CheckedGeneratorEDMD(GeneratorEDMD):
+    """The checks' rows as one trajectory sampled every time unit (derivatives by finite
+    differences), and ``predict`` the state one time unit later."""
+
+    def fit(self, X, y=None):
+        return super().fit(X, dt=1.0)
+
+    def predict(self, X):
+        return super().predict(X, 1, 1.0)[:, 1]
+
+
 # Why each check fails for every Koopman estimator: rows are snapshots in time order.
 SNAPSHOT_SEMANTICS = {
     "check_fit2d_predict1d": (
@@ -68,7 +79,7 @@ HOLOMORPHIC = "this dictionary is holomorphic (monomials of z) and accepts compl
 
 
 def expected_failures(estimator):
-    if isinstance(estimator, (DMD, EDMD, KernelEDMD)):
+    if isinstance(estimator, (DMD, EDMD, KernelEDMD, GeneratorEDMD)):
         failures = dict(SNAPSHOT_SEMANTICS)
         if isinstance(estimator, (DMD, EDMD)):
             failures["check_complex_data"] = COMPLEX_OK
@@ -83,6 +94,7 @@ ESTIMATORS = [
     CheckedDMD(rank=2, forward_backward=True),
     CheckedEDMD(dictionary=Polynomial(2)),
     CheckedKernelEDMD(rank=5),
+    CheckedGeneratorEDMD(dictionary=Polynomial(2), fd_order=2),
     Identity(),
     Polynomial(3),
     RBF(n_centers=3),
