@@ -136,9 +136,17 @@ class Polynomial(Dictionary):
 
     @staticmethod
     def _monomials(ops, X, E):
-        """``prod_i x_i^E[k, i]`` for an exponent array ``E`` (..., p, n) >= 0: (m, ..., p)."""
-        shape = (X.shape[0],) + (1,) * (E.ndim - 1) + (X.shape[1],)
-        return (X.reshape(shape) ** ops.asarray(E)).prod(-1)
+        """``prod_i x_i^E[..., i]`` for an integer exponent array ``E`` (..., n) >= 0:
+        shape (m, ...). A table of the powers ``x_i^e`` is gathered and multiplied, which is
+        many times faster than a floating-point power per entry."""
+        E = np.asarray(E).astype(np.int64)
+        n = X.shape[1]
+        powers = [X * 0 + 1]
+        for _ in range(int(E.max()) if E.size else 0):
+            powers.append(powers[-1] * X)
+        table = ops.concat([q[:, :, None] for q in powers], axis=2)  # (m, n, degree + 1)
+        columns = np.broadcast_to(np.arange(n), E.shape)
+        return table[:, ops.from_numpy(columns), ops.from_numpy(E)].prod(-1)
 
     def _jacobian(self, ops, X):
         # d/dx_i x^e = e_i x^(e - delta_i), Klus et al. 2020 (gEDMD) need it for every psi_k

@@ -19,6 +19,7 @@ formulas ``b(x_k) ≈ (x_{k+1} - x_k) / dt`` and ``a(x_k) ≈ (x_{k+1} - x_k)(x_
 
 from __future__ import annotations
 
+import functools
 import math
 import numbers
 
@@ -41,8 +42,9 @@ from koopkit.spectrum import Spectrum, sort_eigenvalues
 
 __all__ = ["GeneratorEDMD", "finite_difference", "finite_difference_weights"]
 
-# Rows of a chunk when the dictionary's Hessians (m, p, n, n) are contracted with the diffusion.
-_CHUNK = 512
+# Entries of the largest intermediate array per chunk of rows: the dictionary's Hessians are
+# (rows, p, n, n), and polynomial ones pass through (rows, p, n, n, n).
+_CHUNK_ENTRIES = 2**24
 
 
 def finite_difference_weights(offsets) -> np.ndarray:
@@ -86,8 +88,20 @@ def _check_dt(dt) -> float:
     return float(dt)
 
 
+@functools.lru_cache(maxsize=64)
+def _stencils(T: int, order: int) -> tuple:
+    """``(interior weights, [(row, start, weights), ...] at the two ends)`` on a unit grid."""
+    s, half = order + 1, order // 2
+    interior = finite_difference_weights(np.arange(s) - half)
+    ends = []
+    for k in [*range(half), *range(T - (s - 1 - half), T)]:
+        start = min(max(k - half, 0), T - s)
+        ends.append((k, start, finite_difference_weights(np.arange(start, start + s) - k)))
+    return interior, ends
+
+
 def finite_difference(X, dt: float, order: int = 4):
-    """Time derivative of one trajectory by finite differences of accuracy ``O(dt^order)``.
+    """Time derivative of trajectories by finite differences of accuracy ``O(dt^order)``.
 
     Each row uses ``order + 1`` consecutive snapshots, centred where the trajectory allows and
     shifted towards the inside at its two ends, so every row (the first and last included) has
@@ -95,43 +109,39 @@ def finite_difference(X, dt: float, order: int = 4):
 
     Parameters
     ----------
-    X : array of shape (T, n)
-        One trajectory sampled every ``dt``, samples as rows (numpy or torch).
+    X : array of shape (T, n) or (n_traj, T, n)
+        Trajectories sampled every ``dt``, samples as rows (numpy or torch).
     dt : float
         Time step.
     order : int, default 4
-        Order of accuracy ``>= 1``; the trajectory needs ``T >= order + 1`` snapshots.
+        Order of accuracy ``>= 1``; trajectories need ``T >= order + 1`` snapshots.
 
     Returns
     -------
-    array of shape (T, n)
+    array of the shape of ``X``
         ``dX/dt`` at every snapshot, numpy or torch as ``X``.
     """
     order = _check_order(order)
     dt = _check_dt(dt)
     ops = ops_for(X)
     X = ops.asarray(X)
-    _check_block(ops, X, "X", (2,))
-    T, s = X.shape[0], order + 1
+    _check_block(ops, X, "X", (2, 3))
+    T, s = X.shape[-2], order + 1
     if T < s:
         raise ValueError(
             f"finite differences of order {order} need at least {s} snapshots per trajectory, "
             f"got {T} sample(s)"
         )
     half = order // 2
+    interior, ends = _stencils(int(T), order)
     lo, hi = half, T - (s - 1 - half)  # rows whose centred stencil fits
-
-    def rows(ks):
-        out = []
-        for k in ks:
-            start = min(max(k - half, 0), T - s)
-            w = ops.asarray(finite_difference_weights(np.arange(start, start + s) - k) / dt)
-            out.append((w @ X[start : start + s])[None])
-        return out
-
-    w = finite_difference_weights(np.arange(s) - half) / dt
-    interior = sum(float(w[j]) * X[lo - half + j : hi - half + j] for j in range(s))
-    return ops.concat(rows(range(lo)) + [interior] + rows(range(hi, T)))
+    body = sum(float(interior[j] / dt) * X[..., j : hi - lo + j, :] for j in range(s))
+    rows = {
+        k: sum(float(w[j] / dt) * X[..., start + j : start + j + 1, :] for j in range(s))
+        for k, start, w in ends
+    }
+    pieces = [rows[k] for k in range(lo)] + [body] + [rows[k] for k in range(hi, T)]
+    return ops.concat(pieces, axis=X.ndim - 2)
 
 
 def _einsum(spec, *arrays):
@@ -259,7 +269,7 @@ class GeneratorEDMD(BaseEstimator):
                 "Complex data not supported: GeneratorEDMD needs real states; pass the real "
                 "and imaginary parts stacked as features"
             )
-        blocks, _ = _blocks(ops, X, "X")
+        blocks, layout = _blocks(ops, X, "X")
         n = int(blocks[0].shape[1])
         a = None
         if dX is not None:
@@ -301,7 +311,11 @@ class GeneratorEDMD(BaseEstimator):
                     )
                 order = _check_order(self.fd_order)
                 states = ops.concat(blocks)
-                drift = ops.concat([finite_difference(b, dt, order) for b in blocks])
+                if layout == "batch":  # equal lengths: one pass over the (n_traj, T, n) array
+                    stacked = ops.concat([b[None] for b in blocks])
+                    drift = finite_difference(stacked, dt, order).reshape(states.shape)
+                else:
+                    drift = ops.concat([finite_difference(b, dt, order) for b in blocks])
         if not ops.all_finite(drift):
             raise ValueError("dX contains NaN or Inf; expected finite derivatives")
         m = int(states.shape[0])
@@ -335,12 +349,14 @@ class GeneratorEDMD(BaseEstimator):
     def _generator_features(self, ops, states, drift, a):
         """``dPsi = J b + 1/2 a : H`` at the samples, shape (m, p), in chunks of rows."""
         out = []
-        for start in range(0, states.shape[0], _CHUNK):
-            x, b = states[start : start + _CHUNK], drift[start : start + _CHUNK]
+        n, p = states.shape[1], self.dictionary_.n_output_features_
+        chunk = int(min(max(_CHUNK_ENTRIES // (p * n**3), 64), 2**16))
+        for start in range(0, states.shape[0], chunk):
+            x, b = states[start : start + chunk], drift[start : start + chunk]
             dpsi = _einsum("spn,sn->sp", ops.asarray(self.dictionary_.jacobian(x)), b)
             if a is not None:
                 H = ops.asarray(self.dictionary_.hessian(x))
-                dpsi = dpsi + 0.5 * _einsum("spij,sij->sp", H, a[start : start + _CHUNK])
+                dpsi = dpsi + 0.5 * _einsum("spij,sij->sp", H, a[start : start + chunk])
             out.append(dpsi)
         return ops.concat(out)
 

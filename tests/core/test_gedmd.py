@@ -321,3 +321,33 @@ def test_generator_module_imports_neither_torch_nor_peers():
     code = "import sys, koopkit.gedmd\nprint('torch' in sys.modules, 'pydmd' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.split() == ["False", "False"]
+
+
+def test_finite_differences_of_a_batch_are_those_of_each_trajectory():
+    X = np.random.default_rng(0).normal(size=(3, 12, 2)).cumsum(axis=1)
+    batch = finite_difference(X, 0.5, 3)
+    for i in range(3):
+        np.testing.assert_allclose(batch[i], finite_difference(X[i], 0.5, 3), atol=1e-12)
+    model = kk.GeneratorEDMD(Polynomial(2), fd_order=3)
+    as_batch = model.fit(X, dt=0.5).generator_matrix_
+    as_list = kk.GeneratorEDMD(Polynomial(2), fd_order=3).fit(list(X), dt=0.5).generator_matrix_
+    np.testing.assert_allclose(as_batch, as_list, atol=1e-10)
+
+
+def test_example14_finds_the_known_generators_and_saves_its_figures(tmp_path):
+    import importlib.util
+    import pathlib
+
+    path = pathlib.Path(__file__).resolve().parents[2] / "examples" / "14_generator_edmd.py"
+    spec = importlib.util.spec_from_file_location("koopkit_example_14", path)
+    example = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(example)
+    results = example.main(["--out", str(tmp_path)])
+    sm = results["slow_manifold"]
+    assert max(sm["eigenvalue_errors"]) < 1e-12 and sm["drift_error"] < 1e-12
+    for row in sm["fd_errors"].values():  # higher order, smaller error, at every dt
+        assert row[0] > row[1] > row[2] > row[3]
+    ou = results["ornstein_uhlenbeck"]
+    np.testing.assert_allclose(ou["estimated"][:3], ou["exact"][:3], atol=0.1)
+    for name in ("generator.png", "generator_summary.png"):
+        assert (tmp_path / name).stat().st_size > 20_000
