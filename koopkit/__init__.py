@@ -35,6 +35,7 @@ _SUBMODULES = {
     "vamp",
     "model_selection",
     "gedmd",
+    "vampnet",
 }
 
 # public name -> module that defines it
@@ -53,6 +54,7 @@ _ATTRIBUTES = {
     "BOPDMD": "koopkit.optdmd",
     "NotFittedError": "koopkit._base",
     "GeneratorEDMD": "koopkit.gedmd",
+    "VAMPNet": "koopkit.vampnet",
 }
 
 __all__ = sorted(_SUBMODULES | set(_ATTRIBUTES))
