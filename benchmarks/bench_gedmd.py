@@ -29,7 +29,7 @@ scikit-learn and torch; install it as ``benchmarks/bench_edmd_pykoopman.py`` say
 
 Writes ``benchmarks/results/bench_gedmd.json`` (``--out``) with the command that ran.
 
-Run:  python benchmarks/bench_gedmd.py [--n-traj 50] [--ou-paths 1000] [--repeats 5]
+Run:  python benchmarks/bench_gedmd.py [--n-traj 50] [--ou-paths 1000] [--repeats 21]
 """
 
 from __future__ import annotations
@@ -178,7 +178,7 @@ def main(argv=None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--n-traj", type=int, default=50)
     parser.add_argument("--ou-paths", type=int, default=1000)
-    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--repeats", type=int, default=21)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--threads", type=int, default=1, help="BLAS threads (all libraries)")
     parser.add_argument(
