@@ -1,5 +1,5 @@
 """One-call summary plots of fitted Koopman models
-================================================
+===============================================
 
 :func:`koopkit.analysis.plot_summary` draws, in one figure, what a user of PyDMD's
 ``plot_summary`` looks at first: the singular values of the data with the kept rank, the

@@ -1,5 +1,5 @@
 """The Koopman generator from data: gEDMD on an ODE and an SDE
-==========================================================
+===========================================================
 
 :class:`koopkit.GeneratorEDMD` estimates the Koopman generator ``L`` (Klus et al. 2020) from
 states and their time derivatives. Its eigenvalues are continuous-time rates without any ``dt``;

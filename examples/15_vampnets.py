@@ -1,5 +1,5 @@
 """VAMPNets: learning the slow process of a double well
-===================================================
+====================================================
 
 :class:`koopkit.VAMPNet` (Mardt et al. 2018) trains a network ("lobe") whose outputs maximise
 the VAMP-2 score of time-lagged pairs. On overdamped Langevin dynamics in a double well,
