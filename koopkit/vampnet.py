@@ -314,6 +314,8 @@ class VAMPNet(BaseEstimator):
                 raise ValueError(f"{name} must be a torch.nn.Module or None, got {value!r}")
 
     def _tensor(self, A):
+        if isinstance(A, np.ndarray) and not A.flags.writeable:
+            A = A.copy()  # torch refuses to share read-only memory
         return torch.as_tensor(A).to(device=self.device, dtype=_DTYPES[self.dtype])
 
     def fit(self, X, Y=None, *, validation=None) -> VAMPNet:
@@ -434,7 +436,13 @@ class VAMPNet(BaseEstimator):
         A = _as_array(X)
         n = self.n_features_in_
         if A.ndim != 2 or A.shape[1] != n:
-            raise ValueError(f"X must have shape (m, {n}), got {tuple(A.shape)}")
+            detail = (
+                f": X has {A.shape[1]} features, but {type(self).__name__} is expecting {n} "
+                "features as input"
+                if A.ndim == 2
+                else "; Reshape your data: X.reshape(1, -1) for a single state"
+            )
+            raise ValueError(f"X must have shape (m, {n}), got {tuple(A.shape)}" + detail)
         _check_block(_ops(A), A, "X", (2,))
         with torch.no_grad():
             out = self._model(self._tensor(A), lagged=lagged)
