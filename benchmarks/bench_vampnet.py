@@ -39,7 +39,7 @@ from tqdm import tqdm
 
 import koopkit as kk
 from koopkit.systems import DoubleWell
-from koopkit.vampnet import vamp_score
+from koopkit.vamp import vamp_score
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 LAG, DT, BATCH, EPSILON = 10, 0.05, 512, 1e-6

@@ -35,6 +35,7 @@ _SUBMODULES = {
     "vamp",
     "model_selection",
     "gedmd",
+    "finite_differences",
     "vampnet",
 }
 

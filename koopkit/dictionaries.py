@@ -128,11 +128,8 @@ class Polynomial(Dictionary):
 
     def _exponents(self) -> np.ndarray:
         """Exponent matrix (p, n): monomial ``k`` is ``prod_i x_i^E[k, i]``."""
-        E = np.zeros((len(self.powers_), self.n_features_in_))
-        for row, combo in enumerate(self.powers_):
-            for j in combo:
-                E[row, j] += 1
-        return E
+        n = self.n_features_in_
+        return np.array([np.bincount(combo, minlength=n) for combo in self.powers_], float)
 
     @staticmethod
     def _monomials(ops, X, E):
@@ -249,10 +246,9 @@ class RBF(Dictionary):
         return ops.exp(-self.gamma * ops.clip_min(d2, 0.0))
 
     def _jacobian(self, ops, X):
-        # grad exp(-g |x - c|^2) = -2 g (x - c) psi
-        diff = X[:, None, :] - ops.asarray(self.centers_)[None]  # (m, p, n)
-        psi = ops.exp(-self.gamma * (diff**2).sum(-1))
-        return -2 * self.gamma * diff * psi[..., None]
+        # grad exp(-g |x - c|^2) = -2 g (x - c) psi;  diff: (m, p, n)
+        diff = X[:, None, :] - ops.asarray(self.centers_)[None]
+        return -2 * self.gamma * diff * ops.exp(-self.gamma * (diff**2).sum(-1))[..., None]
 
     def _hessian(self, ops, X):
         # Hess exp(-g |x - c|^2) = psi (4 g^2 (x - c)(x - c)^T - 2 g I)

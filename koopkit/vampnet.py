@@ -3,24 +3,13 @@
 Two networks ("lobes") map the states at time ``t`` and ``t + tau`` to features
 ``chi_0(x_t)`` and ``chi_1(x_{t+tau})`` of dimension ``k``; training maximises the VAMP-2 (or
 VAMP-E) score of the pair (Mardt, Pasquali, Wu & Noé 2018, "VAMPnets for deep learning of
-molecular kinetics", Nat. Commun. 9:5). With the mean-free covariances
-``C00 = cov(chi_0, chi_0)``, ``C01 = cov(chi_0, chi_1)``, ``C11 = cov(chi_1, chi_1)`` and the
-half-weighted Koopman matrix ``K = C00^{-1/2} C01 C11^{-1/2}`` (Wu & Noé 2020, J. Nonlinear Sci.
-30:23, Sec. 3):
+molecular kinetics", Nat. Commun. 9:5; the scores are defined in :mod:`koopkit.vamp`).
 
-- VAMP-2 ``= 1 + ||K||_F^2`` (Wu & Noé 2020, Eq. 29; the ``1`` is the constant function),
-- VAMP-E ``= 1 + tr(2 S U^T C01 V - S U^T C00 U S V^T C11 V)`` for the SVD ``K = U' S V'^T``
-  and ``U = C00^{-1/2} U'``, ``V = C11^{-1/2} V'`` (Wu & Noé 2020, Sec. 3.3); on the data the
-  SVD came from it equals VAMP-2, on held-out data it scores the fitted model.
-
-Inverse square roots drop the eigenvalues of the covariances below ``epsilon`` (Mardt et al.
-2018, Methods), which also removes the direction that softmax outputs (summing to one) lose
-when centred; float32 features are whitened in float64 so that round-off stays below it.
-:func:`vamp_score` is the differentiable score in torch; :class:`VAMPNet` is the
-scikit-learn-style estimator around it, trained with :func:`koopkit.training.fit` and turned
-into a Koopman model by :class:`koopkit.EDMD` on its learned features
-(:meth:`VAMPNet.koopman_model`). For full-rank features :func:`vamp_score` equals the core's
-:func:`koopkit.vamp.vamp2_score` of the features with the constant prepended (a test).
+The differentiable scores are :func:`koopkit.vamp.vamp_score` (beside the core's
+:func:`koopkit.vamp.vamp2_score`, which it equals for full-rank features with the constant
+prepended: a test). :class:`VAMPNet` is the scikit-learn-style estimator around them, trained
+with :func:`koopkit.training.fit` and turned into a Koopman model by :class:`koopkit.EDMD` on
+its learned features (:meth:`VAMPNet.koopman_model`).
 """
 
 from __future__ import annotations
@@ -37,83 +26,11 @@ from koopkit._backend import is_torch
 from koopkit._base import BaseEstimator, _check_block, refuse_sparse
 from koopkit._dictionary import Dictionary
 from koopkit.autoencoder import mlp
+from koopkit.vamp import SCORE_METHODS, _covariances, _koopman, _vamp_e, vamp_score
 
-__all__ = ["VAMPNet", "LobeFeatures", "vamp_score", "SCORE_METHODS"]
+__all__ = ["VAMPNet", "LobeFeatures"]
 
-SCORE_METHODS = ("VAMP2", "VAMPE")
 _DTYPES = {"float32": torch.float32, "float64": torch.float64}
-
-
-# --------------------------------------------------------------------------- the scores
-
-
-def _covariances(F, G):
-    """Mean-free ``C00, C01, C11`` of features ``F`` (m, k) and ``G`` (m, l), over ``m - 1``."""
-    F = F - F.mean(0, keepdim=True)
-    G = G - G.mean(0, keepdim=True)
-    m = F.shape[0]
-    return F.T @ F / (m - 1), F.T @ G / (m - 1), G.T @ G / (m - 1)
-
-
-def _inverse_sqrt(C, epsilon: float):
-    """``C^{-1/2}`` on the eigen-directions of the symmetric ``C`` with eigenvalue ``> epsilon``."""
-    evals, Q = torch.linalg.eigh((C + C.T) / 2)
-    keep = evals > epsilon
-    Q, evals = Q[:, keep], evals[keep]
-    return (Q / torch.sqrt(evals)) @ Q.T
-
-
-def _koopman(F, G, epsilon):
-    C00, C01, C11 = _covariances(F, G)
-    W0, W1 = _inverse_sqrt(C00, epsilon), _inverse_sqrt(C11, epsilon)
-    return W0 @ C01 @ W1, (C00, C01, C11), (W0, W1)
-
-
-def vamp_score(F, G, method: str = "VAMP2", epsilon: float = 1e-6):
-    """VAMP score of paired features, differentiable (torch).
-
-    Parameters
-    ----------
-    F : torch.Tensor of shape (m, k)
-        Features of the states at time ``t``, ``chi_0(x_t)``.
-    G : torch.Tensor of shape (m, l)
-        Features of the states at ``t + tau``, ``chi_1(x_{t+tau})``.
-    method : {"VAMP2", "VAMPE"}, default "VAMP2"
-        ``1 + ||K||_F^2`` or the VAMP-E score of the model fitted on the same batch (see the
-        module docstring; equal in exact arithmetic, different gradients through the SVD).
-    epsilon : float, default 1e-6
-        Covariance eigenvalues below it are dropped in the inverse square roots.
-
-    Returns
-    -------
-    torch.Tensor
-        Scalar, between 1 and ``1 + min(k, l)``; higher is better.
-    """
-    if method not in SCORE_METHODS:
-        raise ValueError(f"method must be one of {SCORE_METHODS}, got {method!r}")
-    if F.ndim != 2 or G.ndim != 2 or F.shape[0] != G.shape[0]:
-        raise ValueError(
-            f"F and G must be 2-D with the same number of rows (m, k) and (m, l), got "
-            f"{tuple(F.shape)} and {tuple(G.shape)}"
-        )
-    if F.shape[0] < 2:
-        raise ValueError(f"a VAMP score needs at least 2 pairs, got {F.shape[0]} sample(s)")
-    dtype = F.dtype
-    if dtype == torch.float32 and F.device.type != "mps":
-        # float32 covariances of a large batch carry round-off near epsilon, which would let
-        # the lost softmax direction through the truncation: whiten in float64 (the cast is
-        # differentiable)
-        F, G = F.double(), G.double()
-    K, (C00, C01, C11), (W0, W1) = _koopman(F, G, epsilon)
-    if method == "VAMP2":
-        return (1 + (K**2).sum()).to(dtype)
-    U, S, Vh = torch.linalg.svd(K, full_matrices=False)
-    U, V = W0 @ U, W1 @ Vh.T
-    return (1 + _vamp_e(torch.diag(S), U, V, C00, C01, C11)).to(dtype)
-
-
-def _vamp_e(S, U, V, C00, C01, C11):
-    return torch.trace(2 * S @ U.T @ C01 @ V - S @ U.T @ C00 @ U @ S @ V.T @ C11 @ V)
 
 
 # --------------------------------------------------------------------------- pairs
@@ -211,7 +128,7 @@ class VAMPNet(BaseEstimator):
     score_method : {"VAMP2", "VAMPE"}, default "VAMP2"
         Score maximised in training and returned by :meth:`score`.
     epsilon : float, default 1e-6
-        Covariance eigenvalues below it are dropped (see :func:`vamp_score`).
+        Covariance eigenvalues below it are dropped (see :func:`koopkit.vamp.vamp_score`).
     learning_rate : float, default 5e-4
         Adam learning rate (constant).
     batch_size : int, default 512
@@ -471,10 +388,10 @@ class VAMPNet(BaseEstimator):
         """VAMP score of the learned features on (held-out) trajectories or pairs.
 
         ``score_method="VAMP2"``: ``1 + ||K||_F^2`` of the data's own mean-free covariances
-        (:func:`vamp_score` in float64, with the training's ``epsilon``; for full-rank features
-        it is :func:`koopkit.vamp.vamp2_score` of ``[1, chi_0(x_t)]`` and
+        (:func:`koopkit.vamp.vamp_score` in float64, with the training's ``epsilon``). For
+        full-rank features it is :func:`koopkit.vamp.vamp2_score` of ``[1, chi_0(x_t)]`` and
         ``[1, chi_1(x_{t+tau})]``, whose relative cutoff would keep the float32 round-off of
-        softmax outputs as a feature). ``"VAMPE"``: the VAMP-E score on these data of the model
+        softmax outputs as a feature. ``"VAMPE"``: the VAMP-E score on these data of the model
         fitted on the training pairs (Wu & Noé 2020, Sec. 3.3).
 
         Parameters

@@ -17,7 +17,7 @@ from koopkit.dictionaries import (
     RandomFourier,
     SklearnTransformer,
 )
-from koopkit.gedmd import finite_difference, finite_difference_weights
+from koopkit.finite_differences import finite_difference, finite_difference_weights
 from koopkit.systems import LinearSystem, OrnsteinUhlenbeck, SlowManifold
 
 finite = st.floats(-2, 2, allow_nan=False, allow_subnormal=False)

@@ -14,8 +14,8 @@ from torch import nn
 
 import koopkit as kk
 from koopkit.systems import DoubleWell
-from koopkit.vamp import vamp2_score
-from koopkit.vampnet import LobeFeatures, vamp_score
+from koopkit.vamp import vamp2_score, vamp_score
+from koopkit.vampnet import LobeFeatures
 
 finite = st.floats(-3, 3, allow_nan=False, allow_subnormal=False)
 
