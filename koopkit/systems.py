@@ -437,3 +437,7 @@ def __getattr__(name: str):
 
         return getattr(_stochastic_systems, name)
     raise AttributeError(f"module 'koopkit.systems' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | _STOCHASTIC)
