@@ -238,8 +238,8 @@ class GeneratorEDMD(BaseEstimator):
             sigma = sigma(ops.to_numpy(states))
         S = ops.asarray(sigma)
         if S.ndim == 2 and S.shape[0] == n:
-            a = (S @ S.T)[None]
-            return ops.concat([a] * m) if m > 1 else a
+            a = S @ S.T  # constant: one (n, n) matrix seen by every sample, not m copies
+            return a.expand(m, n, n) if is_torch(a) else np.broadcast_to(a, (m, n, n))
         if S.ndim == 3 and S.shape[0] == m and S.shape[1] == n:
             if not ops.all_finite(S):
                 raise ValueError("sigma contains NaN or Inf; expected finite values")
