@@ -30,7 +30,7 @@ sphinx_gallery_conf = {
     "examples_dirs": "../examples",
     "within_subsection_order": "FileNameSortKey",  # 01, 02, ... as in the README
     "gallery_dirs": "auto_examples",
-    "filename_pattern": r"/0[1-3]_|/08_|/09_",
+    "filename_pattern": r"/0[1-3]_|/08_|/09_|/1[3-5]_",
     "reset_argv": "gallery_tools.gallery_argv",
     "image_scrapers": ("gallery_tools.saved_figures",),
     "abort_on_example_error": True,

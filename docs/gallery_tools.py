@@ -16,6 +16,7 @@ GALLERY_OUT = Path(__file__).resolve().parent / "_build" / "gallery-runs"
 ARGS = {
     "02_pendulum_koopman_autoencoder.py": ["--quick", "--no-progress"],
     "03_representability.py": ["--kae-steps", "300"],
+    "15_vampnets.py": ["--epochs", "3"],
 }
 
 

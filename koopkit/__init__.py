@@ -1,8 +1,8 @@
 """koopkit: Koopman operators for research code.
 
-Linear estimators (DMD family, EDMD, kernel EDMD), learnable Koopman operators as torch
-modules, Koopman autoencoders, spectral analysis, dynamical systems with known answers,
-and tests of finite-dimensional representability.
+Linear estimators (DMD family, EDMD, kernel EDMD, generator EDMD), learnable Koopman
+operators as torch modules, Koopman autoencoders and VAMPNets, spectral analysis, dynamical
+systems with known answers, and tests of finite-dimensional representability.
 
 Submodules and the main classes are imported lazily, so ``import koopkit`` stays cheap and
 torch is only imported by the parts that need it.
@@ -34,6 +34,9 @@ _SUBMODULES = {
     "rrr",
     "vamp",
     "model_selection",
+    "gedmd",
+    "finite_differences",
+    "vampnet",
 }
 
 # public name -> module that defines it
@@ -51,6 +54,8 @@ _ATTRIBUTES = {
     "OptDMD": "koopkit.optdmd",
     "BOPDMD": "koopkit.optdmd",
     "NotFittedError": "koopkit._base",
+    "GeneratorEDMD": "koopkit.gedmd",
+    "VAMPNet": "koopkit.vampnet",
 }
 
 __all__ = sorted(_SUBMODULES | set(_ATTRIBUTES))

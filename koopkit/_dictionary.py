@@ -77,6 +77,61 @@ class Dictionary(TransformerMixin, BaseEstimator):
         """:meth:`feature_names` under scikit-learn's name: object array of shape (p,)."""
         return np.asarray(self.feature_names(input_features), dtype=object)
 
+    def jacobian(self, X):
+        """Derivatives ``d psi_k / d x_i`` at the rows of ``X``.
+
+        Parameters
+        ----------
+        X : array of shape (m, n)
+
+        Returns
+        -------
+        array of shape (m, p, n)
+            Entry ``[s, k, i]`` is ``d psi_k / d x_i`` at ``X[s]``; numpy or torch as ``X``.
+
+        Raises
+        ------
+        ValueError
+            For a dictionary without analytic derivatives (scikit-learn transformers, delay
+            embeddings); :class:`koopkit.GeneratorEDMD` needs them.
+        """
+        ops, X = self._check_input(X)
+        return self._jacobian(ops, X)
+
+    def hessian(self, X):
+        """Second derivatives ``d^2 psi_k / d x_i d x_j`` at the rows of ``X``.
+
+        Parameters
+        ----------
+        X : array of shape (m, n)
+
+        Returns
+        -------
+        array of shape (m, p, n, n)
+            Entry ``[s, k, i, j]`` is ``d^2 psi_k / d x_i d x_j`` at ``X[s]`` (symmetric in
+            ``i, j``). Memory grows as ``m p n^2``: evaluate large sets in chunks of rows.
+
+        Raises
+        ------
+        ValueError
+            For a dictionary without analytic derivatives.
+        """
+        ops, X = self._check_input(X)
+        return self._hessian(ops, X)
+
+    def _no_derivatives(self):
+        return ValueError(
+            f"the {type(self).__name__} dictionary has no analytic derivatives; the Koopman "
+            "generator (GeneratorEDMD) needs them: use Identity, Polynomial, RBF, "
+            "RandomFourier or a Concat of those"
+        )
+
+    def _jacobian(self, ops, X):
+        raise self._no_derivatives()
+
+    def _hessian(self, ops, X):
+        raise self._no_derivatives()
+
 
 def _dense(features) -> np.ndarray:
     """Features as a dense float ndarray (scikit-learn transformers may return sparse ones)."""

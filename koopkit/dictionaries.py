@@ -9,6 +9,10 @@ torch in -> torch out.
 ``transform(X) @ B == X`` when the dictionary contains the state itself; EDMD uses it to map
 eigenfunctions back to the state (Williams, Kevrekidis & Rowley 2015, Sec. 2.3).
 
+``Identity``, ``Polynomial``, ``RBF``, ``RandomFourier`` and ``Concat`` of them have analytic
+derivatives, ``jacobian(X)`` of shape ``(m, p, n)`` and ``hessian(X)`` of shape
+``(m, p, n, n)``: the Koopman generator (:class:`koopkit.GeneratorEDMD`) needs them.
+
 Any scikit-learn transformer can serve as a dictionary through :class:`SklearnTransformer`
 (EDMD wraps one automatically). ``Identity`` and ``Polynomial`` (and a ``Concat`` of them)
 accept complex states; the others refuse them with a ``ValueError``.
@@ -55,6 +59,14 @@ class Identity(Dictionary):
     def transform(self, X):
         """Return ``X`` (as floats), shape (m, n)."""
         return self._check_input(X)[1]
+
+    def _jacobian(self, ops, X):
+        m, n = X.shape
+        return ops.concat([ops.eye(n)[None]] * m) if m else ops.zeros((0, n, n))
+
+    def _hessian(self, ops, X):
+        m, n = X.shape
+        return ops.zeros((m, n, n, n))
 
     def _names(self, names):
         return names
@@ -113,6 +125,43 @@ class Polynomial(Dictionary):
                 col = col * X[:, j]
             cols.append(col[:, None])
         return ops.concat(cols, axis=1)
+
+    def _exponents(self) -> np.ndarray:
+        """Exponent matrix (p, n): monomial ``k`` is ``prod_i x_i^E[k, i]``."""
+        n = self.n_features_in_
+        return np.array([np.bincount(combo, minlength=n) for combo in self.powers_], float)
+
+    @staticmethod
+    def _monomials(ops, X, E):
+        """``prod_i x_i^E[..., i]`` for an integer exponent array ``E`` (..., n) >= 0:
+        shape (m, ...). A table of the powers ``x_i^e`` is gathered and multiplied, which is
+        many times faster than a floating-point power per entry."""
+        E = np.asarray(E).astype(np.int64)
+        n = X.shape[1]
+        powers = [X * 0 + 1]
+        for _ in range(int(E.max()) if E.size else 0):
+            powers.append(powers[-1] * X)
+        table = ops.concat([q[:, :, None] for q in powers], axis=2)  # (m, n, degree + 1)
+        columns = np.broadcast_to(np.arange(n), E.shape)
+        return table[:, ops.from_numpy(columns), ops.from_numpy(E)].prod(-1)
+
+    def _jacobian(self, ops, X):
+        # d/dx_i x^e = e_i x^(e - delta_i), Klus et al. 2020 (gEDMD) need it for every psi_k
+        E = self._exponents()
+        n = E.shape[1]
+        shifted = np.clip(E[:, None, :] - np.eye(n)[None], 0, None)  # (p, n, n): e - delta_i
+        return ops.asarray(E) * self._monomials(ops, X, shifted)
+
+    def _hessian(self, ops, X):
+        E = self._exponents()
+        n = E.shape[1]
+        eye = np.eye(n)
+        # d^2/dx_i dx_j x^e = e_i (e_j - delta_ij) x^(e - delta_i - delta_j)
+        coeff = E[:, :, None] * (E[:, None, :] - eye[None])
+        shifted = np.clip(
+            E[:, None, None, :] - eye[None, :, None, :] - eye[None, None, :, :], 0, None
+        )
+        return ops.asarray(coeff) * self._monomials(ops, X, shifted)
 
     def _names(self, names):
         out = []
@@ -196,6 +245,18 @@ class RBF(Dictionary):
         d2 = _sq_distances(X, ops.asarray(self.centers_))
         return ops.exp(-self.gamma * ops.clip_min(d2, 0.0))
 
+    def _jacobian(self, ops, X):
+        # grad exp(-g |x - c|^2) = -2 g (x - c) psi;  diff: (m, p, n)
+        diff = X[:, None, :] - ops.asarray(self.centers_)[None]
+        return -2 * self.gamma * diff * ops.exp(-self.gamma * (diff**2).sum(-1))[..., None]
+
+    def _hessian(self, ops, X):
+        # Hess exp(-g |x - c|^2) = psi (4 g^2 (x - c)(x - c)^T - 2 g I)
+        diff = X[:, None, :] - ops.asarray(self.centers_)[None]
+        psi = ops.exp(-self.gamma * (diff**2).sum(-1))
+        outer = 4 * self.gamma**2 * diff[..., :, None] * diff[..., None, :]
+        return psi[..., None, None] * (outer - 2 * self.gamma * ops.eye(X.shape[1]))
+
     def _names(self, names):
         return [f"rbf{j}" for j in range(self.n_output_features_)]
 
@@ -245,6 +306,19 @@ class RandomFourier(Dictionary):
         scale = np.sqrt(2.0 / self.n_features)
         return scale * ops.cos(arg)
 
+    def _jacobian(self, ops, X):
+        # d/dx_i s cos(x.w_k + b_k) = -s sin(x.w_k + b_k) w_ik  (sin a = cos(a - pi / 2))
+        W = ops.asarray(self.weights_)  # (n, p)
+        arg = X @ W + ops.asarray(self.offsets_)
+        sine = ops.cos(arg - np.pi / 2)
+        return -np.sqrt(2.0 / self.n_features) * sine[..., None] * W.T[None]
+
+    def _hessian(self, ops, X):
+        W = ops.asarray(self.weights_)
+        arg = X @ W + ops.asarray(self.offsets_)
+        outer = W.T[:, :, None] * W.T[:, None, :]  # (p, n, n)
+        return -np.sqrt(2.0 / self.n_features) * ops.cos(arg)[..., None, None] * outer[None]
+
     def _names(self, names):
         return [f"rff{j}" for j in range(self.n_output_features_)]
 
@@ -290,6 +364,12 @@ class Concat(Dictionary):
         """Concatenated features: shape (m, sum of the parts' feature counts)."""
         ops, X = self._check_input(X)
         return ops.concat([ops.asarray(d.transform(X)) for d in self.dictionaries_], axis=1)
+
+    def _jacobian(self, ops, X):
+        return ops.concat([ops.asarray(d.jacobian(X)) for d in self.dictionaries_], axis=1)
+
+    def _hessian(self, ops, X):
+        return ops.concat([ops.asarray(d.hessian(X)) for d in self.dictionaries_], axis=1)
 
     def _names(self, names):
         return [name for d in self.dictionaries_ for name in d._names(names)]

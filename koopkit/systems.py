@@ -11,6 +11,11 @@ exponential.
 
 Initial conditions drawn by :meth:`DynamicalSystem.trajectories` come from
 ``numpy.random.default_rng(seed)``: the same ``seed`` always gives the same data.
+
+Two systems are stochastic: :class:`OrnsteinUhlenbeck`, sampled exactly, whose Koopman
+generator has known eigenvalues and eigenfunctions, and :class:`DoubleWell`, overdamped
+Langevin dynamics with one slow process (the hops between two wells) whose rate is known to
+high accuracy from a fine discretisation of its generator.
 """
 
 from __future__ import annotations
@@ -29,6 +34,8 @@ __all__ = [
     "VanDerPol",
     "Lorenz63",
     "SlowManifold",
+    "OrnsteinUhlenbeck",  # noqa: F822 (resolved by the module's __getattr__ below)
+    "DoubleWell",  # noqa: F822
 ]
 
 _RTOL = 1e-10
@@ -417,3 +424,20 @@ class SlowManifold(DynamicalSystem):
             2.0 * self.mu * t
         )
         return np.stack([x1, x2], axis=-1)
+
+
+# The stochastic systems live in their own module (which builds on the classes above) and are
+# public here: ``koopkit.systems.OrnsteinUhlenbeck``.
+_STOCHASTIC = {"OrnsteinUhlenbeck", "DoubleWell"}
+
+
+def __getattr__(name: str):
+    if name in _STOCHASTIC:
+        from koopkit import _stochastic_systems
+
+        return getattr(_stochastic_systems, name)
+    raise AttributeError(f"module 'koopkit.systems' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | _STOCHASTIC)

@@ -4,7 +4,7 @@
 - :mod:`koopkit.analysis.residual`: numeric residual of the best linear one-step map in lifted
   or learned coordinates, as a function of their dimension.
 - :mod:`koopkit.analysis.plotting`: eigenvalues against the unit circle, continuous-time spectra,
-  mode amplitudes.
+  mode amplitudes, and the one-figure overview ``plot_summary``.
 """
 
 from __future__ import annotations
@@ -23,6 +23,7 @@ _ATTRIBUTES = {
     "plot_eigenvalues": "koopkit.analysis.plotting",
     "plot_continuous_spectrum": "koopkit.analysis.plotting",
     "plot_amplitudes": "koopkit.analysis.plotting",
+    "plot_summary": "koopkit.analysis.plotting",
 }
 
 __all__ = sorted(_ATTRIBUTES)

@@ -6,11 +6,12 @@ import pytest
 from sklearn.base import clone
 from sklearn.exceptions import NotFittedError
 from sklearn.preprocessing import PolynomialFeatures
+from sklearn.utils import TransformerTags
 from sklearn.utils.estimator_checks import estimator_checks_generator
 from sklearn.utils.validation import check_is_fitted
 
 import koopkit
-from koopkit import DMD, EDMD, KernelEDMD
+from koopkit import DMD, EDMD, GeneratorEDMD, KernelEDMD, VAMPNet
 from koopkit.dictionaries import (
     RBF,
     Concat,
@@ -54,6 +55,36 @@ class CheckedKernelEDMD(ScikitLearnConvention, KernelEDMD):
     pass
 
 
+class CheckedGeneratorEDMD(GeneratorEDMD):
+    """The checks' rows as one trajectory sampled every time unit (derivatives by finite
+    differences), and ``predict`` the state one time unit later."""
+
+    def fit(self, X, y=None):
+        return super().fit(X, dt=1.0)
+
+    def predict(self, X):
+        return super().predict(X, 1, 1.0)[:, 1]
+
+
+class CheckedVAMPNet(VAMPNet):
+    """The checks' rows as one trajectory (pairs at lag 1), one short epoch; a transformer of
+    states (``transform`` maps (m, n) to (m, k))."""
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.transformer_tags = TransformerTags(preserves_dtype=["float64"])
+        return tags
+
+    def fit(self, X, y=None):
+        return super().fit(X)
+
+    def fit_transform(self, X, y=None):
+        return self.fit(X).transform(X)
+
+    def score(self, X, y=None):
+        return super().score(X)
+
+
 # Why each check fails for every Koopman estimator: rows are snapshots in time order.
 SNAPSHOT_SEMANTICS = {
     "check_fit2d_predict1d": (
@@ -67,8 +98,15 @@ COMPLEX_OK = "DMD on complex snapshots is standard: complex input is fitted, not
 HOLOMORPHIC = "this dictionary is holomorphic (monomials of z) and accepts complex states"
 
 
+LIST_OF_TRAJECTORIES = (
+    "a Python list is a list of trajectories (T_i, n) for koopkit, not a list of samples"
+)
+
+
 def expected_failures(estimator):
-    if isinstance(estimator, (DMD, EDMD, KernelEDMD)):
+    if isinstance(estimator, VAMPNet):
+        return {"check_transformer_data_not_an_array": LIST_OF_TRAJECTORIES}
+    if isinstance(estimator, (DMD, EDMD, KernelEDMD, GeneratorEDMD)):
         failures = dict(SNAPSHOT_SEMANTICS)
         if isinstance(estimator, (DMD, EDMD)):
             failures["check_complex_data"] = COMPLEX_OK
@@ -83,6 +121,8 @@ ESTIMATORS = [
     CheckedDMD(rank=2, forward_backward=True),
     CheckedEDMD(dictionary=Polynomial(2)),
     CheckedKernelEDMD(rank=5),
+    CheckedGeneratorEDMD(dictionary=Polynomial(2), fd_order=2),
+    CheckedVAMPNet(n_epochs=1, hidden=8, batch_size=64, dtype="float64"),
     Identity(),
     Polynomial(3),
     RBF(n_centers=3),
