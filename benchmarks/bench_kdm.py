@@ -75,8 +75,8 @@ class _PlainKDM(nn.Module):
 
 
 def bench_step(args) -> dict:
-    from koopkit_diffusion.kdm.networks import ACTIVATIONS
     from koopkit_diffusion.runs import build_model, get_preset
+    from koopkit_diffusion.students.networks import ACTIVATIONS
     from koopkit_diffusion.trainer import TensorDictDataset, Trainer
 
     preset = get_preset("checkerboard", dict(s.split("=", 1) for s in args.set))

@@ -33,8 +33,8 @@ MODES = {"native": "cifar10-uncond", "224": "cifar10-uncond+lpips224"}
 
 
 def _trainer(preset: str, overrides: dict, lpips_dir: Path, batch: int, run_dir: Path):
-    from koopkit_diffusion.kdm import KDM
     from koopkit_diffusion.runs.presets import get_preset
+    from koopkit_diffusion.students import KDM
     from koopkit_diffusion.trainer import TensorDictDataset, Trainer
 
     spec = get_preset(
@@ -76,8 +76,8 @@ def main() -> None:
     parser.add_argument("--out", default="runs/bench_kdm_flops.json")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
-    from koopkit_diffusion.kdm.lpips import write_random_weights
     from koopkit_diffusion.runs.presets import get_preset
+    from koopkit_diffusion.students.lpips import write_random_weights
 
     full_batch = get_preset(MODES["native"]).train.batch_size
     report: dict = {"command": recorded_command(), "batch": full_batch}

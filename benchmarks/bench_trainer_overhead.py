@@ -27,8 +27,8 @@ from koopkit_diffusion.trainer import TensorDictDataset, Trainer, TrainerConfig
 
 def make_model(preset: str):
     """The one model factory: ``(KDM, TrainerConfig)`` of a named preset."""
-    from koopkit_diffusion.kdm import KDM
     from koopkit_diffusion.runs.presets import get_preset
+    from koopkit_diffusion.students import KDM
 
     spec = get_preset(preset)
     return KDM(spec.model), spec.train

@@ -62,8 +62,8 @@ def build_model_and_config(preset: str, overrides: dict[str, str], lpips_dir: Pa
     LPIPS weights are pointed at ``lpips_dir`` (random weights in the real file format: the
     benchmark measures speed, not perceptual quality).
     """
-    from koopkit_diffusion.kdm import KDM
     from koopkit_diffusion.runs.presets import get_preset
+    from koopkit_diffusion.students import KDM
 
     spec = get_preset(preset, {**overrides, "model.lpips_weights": str(lpips_dir)})
     return KDM(spec.model), spec.train
@@ -71,7 +71,7 @@ def build_model_and_config(preset: str, overrides: dict[str, str], lpips_dir: Pa
 
 def write_random_lpips_weights(folder: Path) -> None:
     """Randomly initialised VGG16 trunk and LPIPS heads in the files LPIPS expects."""
-    from koopkit_diffusion.kdm.lpips import write_random_weights
+    from koopkit_diffusion.students.lpips import write_random_weights
 
     write_random_weights(folder)
 
@@ -102,8 +102,8 @@ def parse_mode(mode: str) -> dict:
 def separate_lpips_passes(enabled: bool):
     """Within the block, ``ReconstructionLoss.against`` evaluates each distance on its own with
     the target in the graph: the four-forward, four-backward LPIPS cost of the earlier code."""
-    from koopkit_diffusion.kdm.losses import ReconstructionLoss
-    from koopkit_diffusion.kdm.lpips import cached_lpips
+    from koopkit_diffusion.students.losses import ReconstructionLoss
+    from koopkit_diffusion.students.lpips import cached_lpips
 
     if not enabled:
         yield

@@ -51,8 +51,8 @@ def checkerboard() -> dict:
     from models.koopman_model_checkerboard import Decoder, Encoder, KoopmanDistillModelCheckerBoard
     from utils.names import RecLossType
 
-    from koopkit_diffusion.kdm import KDM
     from koopkit_diffusion.runs.presets import get_preset
+    from koopkit_diffusion.students import KDM
 
     torch.manual_seed(0)
     theirs = KoopmanDistillModelCheckerBoard(
@@ -87,8 +87,8 @@ def cifar_cond(channels: int) -> dict:
     from models.koopman_model import AdversarialOneStepKoopmanCifar10
     from utils.names import CondType, EigenSpecKoopmanLossTypes, RecLossType
 
-    from koopkit_diffusion.kdm import KDM
     from koopkit_diffusion.runs.presets import get_preset
+    from koopkit_diffusion.students import KDM
 
     torch.manual_seed(0)
     theirs = AdversarialOneStepKoopmanCifar10(

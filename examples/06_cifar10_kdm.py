@@ -117,7 +117,7 @@ def run(args: argparse.Namespace) -> dict:
     teacher = None
     if args.smoke:
         from koopkit_diffusion.evaluation.inception import write_random_inception_weights
-        from koopkit_diffusion.kdm.lpips import write_random_weights
+        from koopkit_diffusion.students.lpips import write_random_weights
 
         args.cifar = str(write_tiny_cifar(out / "cifar-10-smoke.tar.gz", sizes["images_per_batch"]))
         args.inception_weights = str(write_random_inception_weights(out / "inception.pth"))

@@ -4,7 +4,7 @@ Built on :mod:`koopkit` (never the reverse). Its wings follow the user guide's c
 to top: :mod:`~koopkit_diffusion.safe_pickle` (the restricted unpickler of the formats that are
 pickles by nature), :mod:`~koopkit_diffusion.edm` (preconditioning, loss, sampler, networks),
 :mod:`~koopkit_diffusion.teacher`, :mod:`~koopkit_diffusion.data`,
-:mod:`~koopkit_diffusion.pairs`, :mod:`~koopkit_diffusion.kdm`,
+:mod:`~koopkit_diffusion.pairs`, :mod:`~koopkit_diffusion.students`,
 :mod:`~koopkit_diffusion.trainer`, :mod:`~koopkit_diffusion.evaluation` and
 :mod:`~koopkit_diffusion.runs` (run directories, presets, the entry logic of the command line).
 
@@ -22,9 +22,9 @@ from typing import TYPE_CHECKING, Any
 from ._version import __version__
 
 if TYPE_CHECKING:  # what the lazy names below resolve to, for IDEs and type checkers
-    from .kdm import KDM, KDBaseline, KDMConfig
     from .pairs import PairDataset
     from .runs import RunRecord, get_preset, load_generator, load_teacher, train_run
+    from .students import KDM, KDBaseline, KDMConfig
     from .teacher import Teacher, TeacherConfig
     from .trainer import Trainer, TrainerConfig
 
@@ -33,7 +33,7 @@ _SUBMODULES = {
     "data",
     "edm",
     "evaluation",
-    "kdm",
+    "students",
     "pairs",
     "runs",
     "safe_pickle",
@@ -43,9 +43,9 @@ _SUBMODULES = {
 
 # public name -> module that defines it
 _ATTRIBUTES = {
-    "KDM": "koopkit_diffusion.kdm",
-    "KDMConfig": "koopkit_diffusion.kdm",
-    "KDBaseline": "koopkit_diffusion.kdm",
+    "KDM": "koopkit_diffusion.students",
+    "KDMConfig": "koopkit_diffusion.students",
+    "KDBaseline": "koopkit_diffusion.students",
     "Teacher": "koopkit_diffusion.teacher",
     "TeacherConfig": "koopkit_diffusion.teacher",
     "PairDataset": "koopkit_diffusion.pairs",
@@ -74,7 +74,7 @@ __all__ = [
     "edm",
     "evaluation",
     "get_preset",
-    "kdm",
+    "students",
     "load_generator",
     "load_teacher",
     "pairs",

@@ -59,7 +59,7 @@ ALLOWED_IMPORTS = {
     "edm": set(),
     "trainer": set(),
     "teacher": {"edm", "safe_pickle"},
-    "kdm": {"edm", "safe_pickle"},
+    "students": {"edm", "safe_pickle"},
     "pairs": {"edm", "safe_pickle"},
     "data": {"edm", "safe_pickle"},
     "evaluation": {"edm", "data"},
@@ -69,7 +69,7 @@ ALLOWED_IMPORTS = {
         "edm",
         "trainer",
         "teacher",
-        "kdm",
+        "students",
         "pairs",
         "data",
         "evaluation",
@@ -146,14 +146,14 @@ def test_every_import_between_wings_is_in_the_table():
 
 
 def test_the_table_catches_a_forbidden_import(tmp_path):
-    """The check can fail: a copy of the package where the trainer imports the KDM wing."""
+    """The check can fail: a copy of the package where the trainer imports the students."""
     import shutil
 
     copy = tmp_path / "koopkit_diffusion"
     shutil.copytree(DIFFUSION, copy, ignore=shutil.ignore_patterns("__pycache__"))
     loop = copy / "trainer" / "loop.py"
-    loop.write_text("from koopkit_diffusion.kdm import KDM  # noqa\n" + loop.read_text())
-    assert _forbidden(copy) == ["koopkit_diffusion/trainer/loop.py: trainer → kdm"]
+    loop.write_text("from koopkit_diffusion.students import KDM  # noqa\n" + loop.read_text())
+    assert _forbidden(copy) == ["koopkit_diffusion/trainer/loop.py: trainer → students"]
 
 
 def test_only_the_cli_imports_commands():
@@ -178,7 +178,7 @@ def test_the_main_classes_are_importable_from_the_package_top():
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.split() == [
-        "koopkit_diffusion.kdm.model",
+        "koopkit_diffusion.students.kdm",
         "koopkit_diffusion.teacher.model",
         "koopkit_diffusion.runs.presets",
     ]

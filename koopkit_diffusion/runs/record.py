@@ -17,7 +17,7 @@ from typing import Any
 
 from koopkit.io import write_json
 from koopkit_diffusion._version import __version__
-from koopkit_diffusion.kdm import STUDENTS
+from koopkit_diffusion.students import STUDENTS
 from koopkit_diffusion.trainer.checkpoints import holds_trainer_files
 
 __all__ = [
@@ -36,7 +36,7 @@ __all__ = [
 RECORD_FILE = "run.json"
 RECORD_FORMAT = 1
 #: The one enumeration of what a run directory can hold: a trained model (the teacher or one of
-#: the students of :data:`koopkit_diffusion.kdm.STUDENTS`) or a pair set.
+#: the students of :data:`koopkit_diffusion.students.STUDENTS`) or a pair set.
 STUDENT_KINDS = tuple(STUDENTS)
 MODEL_KINDS = ("teacher", *STUDENT_KINDS)
 RUN_KINDS = (*MODEL_KINDS, "pairs")

@@ -22,9 +22,9 @@ from torch import nn
 from koopkit_diffusion.data import IMAGE_DATA, image_dataset, training_set
 from koopkit_diffusion.edm import concat_batches
 from koopkit_diffusion.evaluation.plots import plot_samples
-from koopkit_diffusion.kdm import KDM, STUDENTS, KDBaseline, KDMConfig
-from koopkit_diffusion.kdm.lpips import LPIPS_LINEAR_FILE, LPIPS_TRUNK_FILE
 from koopkit_diffusion.pairs import PairDataset
+from koopkit_diffusion.students import KDM, STUDENTS, KDBaseline, KDMConfig
+from koopkit_diffusion.students.lpips import LPIPS_LINEAR_FILE, LPIPS_TRUNK_FILE
 from koopkit_diffusion.teacher import Teacher, TeacherConfig, build_teacher
 from koopkit_diffusion.trainer import TensorDictDataset, Trainer, load_run
 

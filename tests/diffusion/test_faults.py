@@ -512,7 +512,7 @@ def test_a_run_recorded_before_a_field_existed_resumes_when_the_field_keeps_its_
 ):
     """Upgrading koopkit adds config fields; an older run lacks them in run.json. Holding the
     new field's default (the earlier behaviour) resumes; any other value is refused by name."""
-    from koopkit_diffusion.kdm import KDMConfig
+    from koopkit_diffusion.students import KDMConfig
 
     record = json.loads((student / "run.json").read_text())
     model = record["config"]["model"]
@@ -571,7 +571,7 @@ def test_trainer_config_refuses_non_finite_values(field, value):
      ("teacher", "P_mean")],
 )  # fmt: skip
 def test_model_configs_refuse_non_finite_values(config, field, value):
-    from koopkit_diffusion.kdm import KDMConfig
+    from koopkit_diffusion.students import KDMConfig
     from koopkit_diffusion.teacher import TeacherConfig
 
     cls = KDMConfig if config == "kdm" else TeacherConfig

@@ -1,7 +1,7 @@
 """The one preset system: named, typed configurations of teachers and students.
 
 A :class:`Preset` is a name, a description, a ``model`` config (:class:`~koopkit_diffusion.teacher.
-TeacherConfig` or :class:`~koopkit_diffusion.kdm.config.KDMConfig`), a ``train`` config
+TeacherConfig` or :class:`~koopkit_diffusion.students.config.KDMConfig`), a ``train`` config
 (:class:`~koopkit_diffusion.trainer.config.TrainerConfig`) and, for teachers, a ``data`` config
 (:class:`~koopkit_diffusion.data.DataConfig`). Teacher presets are named ``teacher-<data>``;
 students (KDM and the KD baseline) train on a pair set. Every field can be overridden by a string,

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from koopkit_diffusion.data import DataConfig
-from koopkit_diffusion.kdm import KDMConfig
+from koopkit_diffusion.students import KDMConfig
 from koopkit_diffusion.teacher import TeacherConfig
 from koopkit_diffusion.trainer import TrainerConfig
 

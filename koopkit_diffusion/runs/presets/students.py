@@ -27,7 +27,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from koopkit_diffusion.kdm import KDMConfig
+from koopkit_diffusion.students import KDMConfig
 from koopkit_diffusion.trainer import TrainerConfig
 
 from .base import Preset

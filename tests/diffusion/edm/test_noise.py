@@ -7,7 +7,7 @@ from hypothesis import strategies as st
 from tiny_runs import mlp_teacher
 
 from koopkit_diffusion.edm import class_labels, concat_batches, noise_batches
-from koopkit_diffusion.kdm import KDM, KDMConfig
+from koopkit_diffusion.students import KDM, KDMConfig
 
 SHAPES = st.sampled_from([(1,), (2,), (3,), (5,), (1, 2, 3), (3, 4, 4)])
 

@@ -25,7 +25,7 @@ from koopkit_diffusion.evaluation.plots import (
     save_figure,
 )
 from koopkit_diffusion.evaluation.representability import flow_representability
-from koopkit_diffusion.kdm import KDM, KDMConfig
+from koopkit_diffusion.students import KDM, KDMConfig
 from koopkit_diffusion.teacher import DenoiserTeacher
 
 

@@ -86,7 +86,7 @@ def test_untrained_classifier_has_no_accuracy_yet():
 def test_compare_and_analyze_digits_generators_with_the_classifier(classifier, tmp_path):
     from koopkit_diffusion.edm import exact_gaussian_denoiser
     from koopkit_diffusion.evaluation import analyze_model, compare_digits
-    from koopkit_diffusion.kdm import KDM, KDMConfig
+    from koopkit_diffusion.students import KDM, KDMConfig
 
     torch.manual_seed(0)
     config = KDMConfig(

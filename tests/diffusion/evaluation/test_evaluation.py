@@ -11,7 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from koopkit_diffusion.evaluation import same_noise_scores
-from koopkit_diffusion.kdm import OneStepSampling
+from koopkit_diffusion.students import OneStepSampling
 
 
 def _teacher(noise: torch.Tensor) -> torch.Tensor:

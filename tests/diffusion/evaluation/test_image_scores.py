@@ -108,7 +108,7 @@ def test_inception_semantics_give_features_and_classes(weights):
 
 def test_latent_semantic_analysis_on_inception_features(weights, tmp_path):
     from koopkit_diffusion.evaluation import analyze_model
-    from koopkit_diffusion.kdm import KDM, KDMConfig
+    from koopkit_diffusion.students import KDM, KDMConfig
 
     torch.manual_seed(0)
     config = KDMConfig(

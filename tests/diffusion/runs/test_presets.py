@@ -5,10 +5,10 @@ from __future__ import annotations
 import pytest
 import torch
 
-from koopkit_diffusion.kdm import KDM
-from koopkit_diffusion.kdm.discriminators import DCGANDiscriminator
 from koopkit_diffusion.runs.presets import get_preset, parse_value, preset_names
 from koopkit_diffusion.runs.training import build_model
+from koopkit_diffusion.students import KDM
+from koopkit_diffusion.students.discriminators import DCGANDiscriminator
 
 
 def _generator_parameters(model: torch.nn.Module) -> int:

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 import torch
 
-from koopkit_diffusion.kdm import KDM, KDMConfig
-from koopkit_diffusion.kdm.baseline import KDBaseline
+from koopkit_diffusion.students import KDM, KDMConfig
+from koopkit_diffusion.students.kd import KDBaseline
 
 SMALL = dict(mlp_width=16, mlp_depth=2, latent_dim=8)
 IMG = dict(

@@ -3,8 +3,8 @@
 "Knowledge distillation in iterative generative models for improved sampling speed" trains a
 network ``G`` to map the teacher's starting noise directly to the teacher's sample, ``min E ℓ(x0,
 G(σmax·ε))``, on a fixed set of noise→sample pairs. It is the comparison KDM must beat: here ``G``
-has *the same sampling path* as a :class:`~koopkit_diffusion.kdm.model.KDM` built from the same
-:class:`~koopkit_diffusion.kdm.config.KDMConfig` — encoder ``E``, an affine map of the latent
+has *the same sampling path* as a :class:`~koopkit_diffusion.students.kdm.KDM` built from the same
+:class:`~koopkit_diffusion.students.config.KDMConfig` — encoder ``E``, an affine map of the latent
 dimension, decoder ``D`` — so the two have equal parameter counts and cost per sample, and it is
 trained on the same pairs with the same reconstruction loss (and adversary, if on).
 """

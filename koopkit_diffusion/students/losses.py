@@ -2,7 +2,7 @@
 
 Every reconstruction loss maps two tensors of the same shape ``(batch, *shape)`` to a scalar, the
 mean over the batch (Berman et al. 2025; pseudo-Huber as in Song & Dhariwal 2023; ``mse+lpips``
-is the sum, the authors' ``BOTH``). LPIPS lives in :mod:`koopkit_diffusion.kdm.lpips`.
+is the sum, the authors' ``BOTH``). LPIPS lives in :mod:`koopkit_diffusion.students.lpips`.
 """
 
 from __future__ import annotations

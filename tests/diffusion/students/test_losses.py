@@ -9,9 +9,9 @@ import torch
 from hypothesis import given
 from hypothesis import strategies as st
 
-from koopkit_diffusion.kdm import discriminators as D
-from koopkit_diffusion.kdm import losses as L
-from koopkit_diffusion.kdm import lpips as P
+from koopkit_diffusion.students import discriminators as D
+from koopkit_diffusion.students import losses as L
+from koopkit_diffusion.students import lpips as P
 
 
 @pytest.fixture(scope="module")

@@ -8,11 +8,11 @@ import pytest
 import torch
 from torch import nn
 
-from koopkit_diffusion.kdm import KDM, KDBaseline, KDMConfig
-from koopkit_diffusion.kdm import discriminators as D
-from koopkit_diffusion.kdm import lpips as P
-from koopkit_diffusion.kdm.losses import ReconstructionLoss, mse
-from koopkit_diffusion.kdm.networks import noise_input_scale
+from koopkit_diffusion.students import KDM, KDBaseline, KDMConfig
+from koopkit_diffusion.students import discriminators as D
+from koopkit_diffusion.students import lpips as P
+from koopkit_diffusion.students.losses import ReconstructionLoss, mse
+from koopkit_diffusion.students.networks import noise_input_scale
 from koopkit_diffusion.trainer import TensorDictDataset, Trainer, TrainerConfig
 
 

@@ -86,7 +86,7 @@ class KDMConfig(ConfigMixin):
     huber_c : float or None
         ``c`` of the pseudo-Huber loss (default ``0.00054·√d``).
     lpips_weights : str or None
-        Folder of the LPIPS weight files (see :class:`koopkit_diffusion.kdm.lpips.LPIPS`).
+        Folder of the LPIPS weight files (see :class:`koopkit_diffusion.students.lpips.LPIPS`).
     lpips_resize : int or None
         Resolution LPIPS compares at; ``None`` (default) is the input's own, as the authors (piq).
     lpips_pooling : {"avg", "max"}
